@@ -1,0 +1,161 @@
+//! Runs one parsed request: lookup, checks, locking, the handler, stats.
+
+use std::fmt::Write as _;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::ctx::ReplyMode;
+use super::{flags, ClientState, Command, Ctx};
+use crate::protocol::reply::Reply;
+use crate::server::Server;
+use crate::util::time::now_ms;
+
+/// Redis quotes at most this much of the arguments in errors.
+const ERR_ARGS_MAX: usize = 128;
+
+fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+fn truncated(b: &[u8], max: usize) -> std::borrow::Cow<'_, str> {
+    lossy(&b[..b.len().min(max)])
+}
+
+fn unknown_command(args: &[&[u8]]) -> String {
+    let mut quoted = String::new();
+    for arg in &args[1..] {
+        if quoted.len() >= ERR_ARGS_MAX {
+            break;
+        }
+        let room = ERR_ARGS_MAX - quoted.len();
+        let _ = write!(quoted, "'{}' ", truncated(arg, room));
+    }
+    format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        truncated(args[0], ERR_ARGS_MAX),
+        quoted
+    )
+}
+
+/// Resolves the command and subcommand, or returns the error to send.
+fn resolve(server: &Server, args: &[&[u8]]) -> Result<&'static Command, String> {
+    let Some(cmd) = server.commands.lookup(args[0]) else {
+        return Err(unknown_command(args));
+    };
+    let cmd = if cmd.subcommands.is_empty() || args.len() < 2 {
+        cmd
+    } else {
+        let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
+        match cmd.subcommands.get(&sub) {
+            Some(sub) => sub,
+            None => {
+                return Err(format!(
+                    "ERR unknown subcommand '{}'. Try {} HELP.",
+                    truncated(args[1], ERR_ARGS_MAX),
+                    cmd.name.to_ascii_uppercase()
+                ))
+            }
+        }
+    };
+    if !cmd.arity_ok(args.len()) || cmd.handler.is_none() {
+        return Err(format!(
+            "ERR wrong number of arguments for '{}' command",
+            cmd.name
+        ));
+    }
+    Ok(cmd)
+}
+
+/// Executes one command and appends its reply to `out`; returns the
+/// command's table entry when it exists.
+pub fn execute(
+    server: &Server,
+    client: &mut ClientState,
+    out: &mut Reply,
+    args: &[&[u8]],
+) -> Option<&'static Command> {
+    let reply_start = out.buf.len();
+    if client.reply_mode == ReplyMode::Skip {
+        client.reply_mode = ReplyMode::Skipping;
+    }
+    client.stats.commands += 1;
+    let resolved = resolve(server, args);
+    match resolved {
+        Err(ref msg) => {
+            client.stats.errors += 1;
+            if let Some(cmd) = server.commands.lookup(args[0]) {
+                cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            }
+            out.error(msg);
+        }
+        Ok(cmd) if !client.authenticated && !cmd.has(flags::NO_AUTH) => {
+            client.stats.errors += 1;
+            cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            out.error("NOAUTH Authentication required.");
+        }
+        Ok(cmd) => run(server, client, out, cmd, args),
+    }
+    let cmd = resolved.ok();
+    match client.reply_mode {
+        ReplyMode::On => {}
+        ReplyMode::Off => out.buf.truncate(reply_start),
+        ReplyMode::Skipping => {
+            out.buf.truncate(reply_start);
+            client.reply_mode = ReplyMode::On;
+        }
+        // Set by this very command (CLIENT REPLY SKIP): its own reply stays.
+        ReplyMode::Skip => {}
+    }
+    cmd
+}
+
+fn run(server: &Server, client: &mut ClientState, out: &mut Reply, cmd: &Command, args: &[&[u8]]) {
+    let handler = cmd.handler.expect("resolved commands have handlers");
+    let started = Instant::now();
+    let result = {
+        let gate = &server.keyspace.gate;
+        let (_shared, _exclusive) = if cmd.has(flags::EXCLUSIVE) {
+            (None, Some(gate.write()))
+        } else {
+            (Some(gate.read()), None)
+        };
+        let mut ctx = Ctx {
+            server,
+            client: &mut *client,
+            out: &mut *out,
+            cmd,
+            now: now_ms(),
+        };
+        catch_unwind(AssertUnwindSafe(|| handler(&mut ctx, args)))
+    };
+    let failed = match result {
+        Ok(Ok(())) => false,
+        Ok(Err(e)) => {
+            out.error(e.text());
+            true
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(command = %cmd.name, "command panicked: {what}");
+            out.error(&format!(
+                "ERR internal error while executing '{}'",
+                cmd.name
+            ));
+            true
+        }
+    };
+    let stats = &cmd.stats;
+    stats.calls.fetch_add(1, Ordering::Relaxed);
+    stats
+        .usec
+        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    if failed {
+        client.stats.errors += 1;
+        stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,11 @@
+//! The command table and the dispatcher that runs a parsed request.
+
+mod ctx;
+mod dispatch;
+mod error;
+mod table;
+
+pub use ctx::{Action, ClientState, Ctx, LocalStats, ReplyMode};
+pub use dispatch::execute;
+pub use error::{CmdError, CmdResult};
+pub use table::{flags, Command, CommandStats, CommandTable, Handler, TableBuilder};

@@ -1,0 +1,16 @@
+//! Command families: one module per group of the Redis command table,
+//! each registering its handlers.
+
+pub mod args;
+pub mod client;
+pub mod connection;
+pub mod string;
+
+use crate::command::TableBuilder;
+
+/// Registers every implemented command.
+pub fn register_all(t: &mut TableBuilder) {
+    client::register(t);
+    connection::register(t);
+    string::register(t);
+}

@@ -1,0 +1,258 @@
+//! The table of supported directives.
+
+use super::parse::{format_memory, parse_bool, parse_int, parse_memory, parse_save};
+use super::Config;
+
+/// One configuration directive.
+pub struct Directive {
+    /// Redis's name for it.
+    pub name: &'static str,
+    /// Default value, in directive syntax.
+    pub default: &'static str,
+    /// Whether `CONFIG SET` may change it while running.
+    pub mutable: bool,
+    /// One-line meaning, used in `redis.toml` and `--help`.
+    pub doc: &'static str,
+    /// Renders the current value.
+    pub get: fn(&Config) -> String,
+    /// Parses and applies a value.
+    pub set: fn(&mut Config, &str) -> Result<(), String>,
+}
+
+fn yes_no(b: bool) -> String {
+    (if b { "yes" } else { "no" }).to_string()
+}
+
+/// Every directive ferrokv understands.
+pub static DIRECTIVES: &[Directive] = &[
+    Directive {
+        name: "bind",
+        default: "127.0.0.1 -::1",
+        mutable: false,
+        doc: "Addresses to listen on, space separated; '-' before one makes it optional, '*' means all IPv4, '::*' all IPv6.",
+        get: |c| c.bind.join(" "),
+        set: |c, v| {
+            let addrs: Vec<String> = v.split_whitespace().map(str::to_string).collect();
+            if addrs.is_empty() {
+                return Err("needs at least one address".into());
+            }
+            c.bind = addrs;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "port",
+        default: "6379",
+        mutable: false,
+        doc: "TCP port to accept connections on (0 picks a free port).",
+        get: |c| c.port.to_string(),
+        set: |c, v| {
+            c.port = parse_int(v, 0, 65535)? as u16;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tcp-backlog",
+        default: "511",
+        mutable: false,
+        doc: "Backlog of the listening socket.",
+        get: |c| c.tcp_backlog.to_string(),
+        set: |c, v| {
+            c.tcp_backlog = parse_int(v, 0, i32::MAX as i64)? as u32;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "timeout",
+        default: "0",
+        mutable: true,
+        doc: "Close a client after this many idle seconds (0 = never).",
+        get: |c| c.timeout.to_string(),
+        set: |c, v| {
+            c.timeout = parse_int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tcp-keepalive",
+        default: "300",
+        mutable: true,
+        doc: "Send TCP keepalives to idle clients every this many seconds (0 = off).",
+        get: |c| c.tcp_keepalive.to_string(),
+        set: |c, v| {
+            c.tcp_keepalive = parse_int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "databases",
+        default: "16",
+        mutable: false,
+        doc: "Number of logical databases (SELECT 0 .. databases-1).",
+        get: |c| c.databases.to_string(),
+        set: |c, v| {
+            c.databases = parse_int(v, 1, i32::MAX as i64)? as usize;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "loglevel",
+        default: "notice",
+        mutable: true,
+        doc: "Log verbosity: debug, verbose, notice, warning or nothing.",
+        get: |c| c.loglevel.clone(),
+        set: |c, v| {
+            let v = v.to_ascii_lowercase();
+            if !["debug", "verbose", "notice", "warning", "nothing"].contains(&v.as_str()) {
+                return Err("argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into());
+            }
+            c.loglevel = v;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "logfile",
+        default: "",
+        mutable: false,
+        doc: "File to log to; empty logs to standard output.",
+        get: |c| c.logfile.clone(),
+        set: |c, v| {
+            c.logfile = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "dir",
+        default: ".",
+        mutable: true,
+        doc: "Working directory; data files are written here.",
+        get: |c| {
+            std::fs::canonicalize(&c.dir)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| c.dir.clone())
+        },
+        set: |c, v| {
+            c.dir = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "dbfilename",
+        default: "dump.rdb",
+        mutable: true,
+        doc: "Name of the RDB snapshot file inside 'dir'.",
+        get: |c| c.dbfilename.clone(),
+        set: |c, v| {
+            if v.contains('/') {
+                return Err("dbfilename can't be a path, just a filename".into());
+            }
+            c.dbfilename = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "save",
+        default: "3600 1 300 100 60 10000",
+        mutable: true,
+        doc: "RDB save points as 'seconds changes' pairs; \"\" disables snapshots.",
+        get: |c| {
+            c.save
+                .iter()
+                .map(|(s, n)| format!("{s} {n}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        },
+        set: |c, v| {
+            c.save = parse_save(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "appendonly",
+        default: "no",
+        mutable: true,
+        doc: "Append-only file persistence (not available yet: only 'no').",
+        get: |c| yes_no(c.appendonly),
+        set: |c, v| {
+            if parse_bool(v)? {
+                return Err("append-only file persistence is not available yet".into());
+            }
+            c.appendonly = false;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "maxclients",
+        default: "10000",
+        mutable: true,
+        doc: "Maximum number of simultaneous clients.",
+        get: |c| c.maxclients.to_string(),
+        set: |c, v| {
+            c.maxclients = parse_int(v, 1, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "proto-max-bulk-len",
+        default: "512mb",
+        mutable: true,
+        doc: "Largest bulk string a request may carry (also caps string values).",
+        get: |c| format_memory(c.proto_max_bulk_len),
+        set: |c, v| {
+            let n = parse_memory(v)?;
+            if n < 1024 * 1024 {
+                return Err("argument must be between 1048576 and 9223372036854775807 inclusive".into());
+            }
+            c.proto_max_bulk_len = n;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "client-query-buffer-limit",
+        default: "1gb",
+        mutable: true,
+        doc: "Largest request buffer a client may accumulate before it is closed.",
+        get: |c| format_memory(c.client_query_buffer_limit),
+        set: |c, v| {
+            let n = parse_memory(v)?;
+            if n < 1024 * 1024 {
+                return Err("argument must be between 1048576 and 9223372036854775807 inclusive".into());
+            }
+            c.client_query_buffer_limit = n;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "hz",
+        default: "10",
+        mutable: true,
+        doc: "Frequency of background tasks such as active expiry (1-500).",
+        get: |c| c.hz.to_string(),
+        set: |c, v| {
+            c.hz = parse_int(v, 0, i32::MAX as i64)?.clamp(1, 500) as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "requirepass",
+        default: "",
+        mutable: true,
+        doc: "Password clients must send with AUTH; empty disables authentication.",
+        get: |c| c.requirepass.clone(),
+        set: |c, v| {
+            c.requirepass = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "threads",
+        default: "0",
+        mutable: false,
+        doc: "Worker threads executing commands (ferrokv only); 0 = one per available core.",
+        get: |c| c.threads.to_string(),
+        set: |c, v| {
+            c.threads = parse_int(v, 0, 1024)? as usize;
+            Ok(())
+        },
+    },
+];

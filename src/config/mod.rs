@@ -1,0 +1,196 @@
+//! Server configuration: one table of directives shared by `redis.toml`,
+//! the command line and `CONFIG GET/SET`, using Redis's names and value
+//! syntax.
+
+mod directives;
+mod parse;
+
+use std::path::{Path, PathBuf};
+
+pub use directives::{Directive, DIRECTIVES};
+pub use parse::{format_memory, parse_bool, parse_memory};
+
+/// The running configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Addresses to listen on; a leading `-` makes one optional.
+    pub bind: Vec<String>,
+    /// TCP port; 0 picks a free one.
+    pub port: u16,
+    /// Listen backlog.
+    pub tcp_backlog: u32,
+    /// Seconds of client idleness before it is closed; 0 = never.
+    pub timeout: u64,
+    /// TCP keepalive interval in seconds; 0 = off.
+    pub tcp_keepalive: u64,
+    /// Number of logical databases.
+    pub databases: usize,
+    /// `debug`, `verbose`, `notice`, `warning` or `nothing`.
+    pub loglevel: String,
+    /// Log file; empty = standard output.
+    pub logfile: String,
+    /// Working directory for data files.
+    pub dir: String,
+    /// RDB snapshot file name.
+    pub dbfilename: String,
+    /// Save points `(seconds, changes)`.
+    pub save: Vec<(u64, u64)>,
+    /// Whether the append-only file is enabled.
+    pub appendonly: bool,
+    /// Maximum simultaneous clients.
+    pub maxclients: u64,
+    /// Largest bulk string a request may carry.
+    pub proto_max_bulk_len: u64,
+    /// Largest buffered request per client.
+    pub client_query_buffer_limit: u64,
+    /// Background task frequency (active expiry, statistics).
+    pub hz: u64,
+    /// Password of the default user; empty = none.
+    pub requirepass: String,
+    /// Worker threads; 0 = one per available core.
+    pub threads: usize,
+    /// The file the configuration was loaded from, if any.
+    pub config_file: Option<PathBuf>,
+}
+
+/// A configuration problem, worded for the user.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut config = Config {
+            bind: Vec::new(),
+            port: 0,
+            tcp_backlog: 0,
+            timeout: 0,
+            tcp_keepalive: 0,
+            databases: 0,
+            loglevel: String::new(),
+            logfile: String::new(),
+            dir: String::new(),
+            dbfilename: String::new(),
+            save: Vec::new(),
+            appendonly: false,
+            maxclients: 0,
+            proto_max_bulk_len: 0,
+            client_query_buffer_limit: 0,
+            hz: 0,
+            requirepass: String::new(),
+            threads: 0,
+            config_file: None,
+        };
+        for d in DIRECTIVES {
+            (d.set)(&mut config, d.default).expect("built-in default is valid");
+        }
+        config
+    }
+}
+
+/// Looks a directive up by its (case-insensitive) name.
+pub fn directive(name: &str) -> Option<&'static Directive> {
+    DIRECTIVES
+        .iter()
+        .find(|d| d.name.eq_ignore_ascii_case(name))
+}
+
+impl Config {
+    /// Sets one directive from its textual value.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let d =
+            directive(name).ok_or_else(|| ConfigError(format!("unknown directive '{name}'")))?;
+        (d.set)(self, value).map_err(|e| ConfigError(format!("'{}' {e}", d.name)))
+    }
+
+    /// Reads one directive as text, the way `CONFIG GET` shows it.
+    pub fn get(&self, d: &Directive) -> String {
+        (d.get)(self)
+    }
+
+    /// Applies a TOML configuration file.
+    pub fn load_toml(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        for (key, value) in &table {
+            let text = toml_value_text(value).ok_or_else(|| {
+                ConfigError(format!(
+                    "{}: directive '{key}' has an unsupported value type",
+                    path.display()
+                ))
+            })?;
+            self.set(key, &text)
+                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        }
+        self.config_file = Some(path.to_path_buf());
+        Ok(())
+    }
+}
+
+fn toml_value_text(value: &toml::Value) -> Option<String> {
+    Some(match value {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => (if *b { "yes" } else { "no" }).to_string(),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(toml_value_text)
+            .collect::<Option<Vec<_>>>()?
+            .join(" "),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_redis() {
+        let c = Config::default();
+        assert_eq!(c.port, 6379);
+        assert_eq!(c.databases, 16);
+        assert_eq!(c.save, vec![(3600, 1), (300, 100), (60, 10000)]);
+        assert_eq!(c.proto_max_bulk_len, 512 * 1024 * 1024);
+        assert_eq!(c.bind, vec!["127.0.0.1".to_string(), "-::1".to_string()]);
+    }
+
+    #[test]
+    fn set_uses_redis_syntax() {
+        let mut c = Config::default();
+        c.set("proto-max-bulk-len", "1mb").unwrap();
+        assert_eq!(c.proto_max_bulk_len, 1024 * 1024);
+        c.set("save", "").unwrap();
+        assert!(c.save.is_empty());
+        assert!(c.set("appendonly", "maybe").is_err());
+        assert!(c.set("no-such-thing", "1").is_err());
+        assert!(c.set("databases", "0").is_err());
+    }
+
+    #[test]
+    fn toml_values_map_to_directives() {
+        let dir = std::env::temp_dir().join(format!("ferrokv-conf-{}", std::process::id()));
+        std::fs::write(
+            &dir,
+            "port = 7001\nbind = [\"127.0.0.1\"]\nappendonly = false\nsave = \"\"\n",
+        )
+        .unwrap();
+        let mut c = Config::default();
+        c.load_toml(&dir).unwrap();
+        assert_eq!(c.port, 7001);
+        assert_eq!(c.bind, vec!["127.0.0.1".to_string()]);
+        assert!(c.save.is_empty());
+        std::fs::write(&dir, "nonsense = 1\n").unwrap();
+        assert!(Config::default().load_toml(&dir).is_err());
+        std::fs::remove_file(&dir).ok();
+    }
+}

@@ -1,0 +1,179 @@
+//! The sharded keyspace and its locking contract.
+//!
+//! Each database is split into [`SHARDS`] shards chosen by the key's cluster
+//! hash slot. A single-key command locks one shard; a multi-key command
+//! locks all its shards in ascending `(db, shard)` order through
+//! [`Keyspace::lock_keys`], so two commands can never deadlock; commands that
+//! must see or change everything at once (FLUSHALL, SWAPDB, MULTI/EXEC, …)
+//! take the [`Keyspace::gate`] exclusively, while ordinary commands hold it
+//! shared.
+
+pub mod dict;
+pub mod shard;
+pub mod value;
+
+use parking_lot::{Mutex, MutexGuard, RwLock};
+
+use crate::util::crc16::key_slot;
+pub use dict::{Dict, Keyed};
+pub use shard::{Entry, Shard};
+pub use value::{SmallBytes, Value};
+
+/// log2 of the number of shards per database.
+pub const SHARD_BITS: u32 = 8;
+/// Shards per database.
+pub const SHARDS: usize = 1 << SHARD_BITS;
+
+/// Keeps each shard lock on its own cache line.
+#[repr(align(64))]
+struct Padded<T>(T);
+
+/// One logical database (`SELECT n`).
+pub struct Db {
+    shards: Box<[Padded<Mutex<Shard>>]>,
+}
+
+/// The shard index of a key (from its cluster slot).
+pub fn shard_of(key: &[u8]) -> usize {
+    key_slot(key) as usize & (SHARDS - 1)
+}
+
+impl Db {
+    fn new() -> Self {
+        Self {
+            shards: (0..SHARDS)
+                .map(|_| Padded(Mutex::new(Shard::default())))
+                .collect(),
+        }
+    }
+
+    /// Locks the shard holding `key`.
+    pub fn lock(&self, key: &[u8]) -> MutexGuard<'_, Shard> {
+        self.shards[shard_of(key)].0.lock()
+    }
+
+    /// Locks shard number `idx`.
+    pub fn lock_shard(&self, idx: usize) -> MutexGuard<'_, Shard> {
+        self.shards[idx].0.lock()
+    }
+
+    /// Locks every shard in ascending order, for a consistent view.
+    pub fn lock_all(&self) -> Vec<MutexGuard<'_, Shard>> {
+        self.shards.iter().map(|s| s.0.lock()).collect()
+    }
+
+    /// Number of keys (logically expired ones included until reclaimed).
+    pub fn len(&self) -> usize {
+        self.lock_all().iter().map(|s| s.len()).sum()
+    }
+
+    /// Whether the database holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of keys with a TTL.
+    pub fn volatile_len(&self) -> usize {
+        self.shards.iter().map(|s| s.0.lock().volatile()).sum()
+    }
+}
+
+/// All databases plus the global gate.
+pub struct Keyspace {
+    /// Held shared by ordinary commands and exclusively by commands that
+    /// must run with nothing else in flight.
+    pub gate: RwLock<()>,
+    dbs: Box<[Db]>,
+}
+
+/// Several shards locked together in a deadlock-free order.
+pub struct MultiLock<'a> {
+    guards: Vec<((usize, usize), MutexGuard<'a, Shard>)>,
+}
+
+impl MultiLock<'_> {
+    /// The locked shard of `key` in database `db`.
+    ///
+    /// Panics if that shard was not part of the lock request, which is a
+    /// programming error in the calling command.
+    pub fn shard(&mut self, db: usize, key: &[u8]) -> &mut Shard {
+        let id = (db, shard_of(key));
+        let pos = self
+            .guards
+            .binary_search_by(|(k, _)| k.cmp(&id))
+            .expect("shard not locked by this command");
+        &mut self.guards[pos].1
+    }
+}
+
+impl Keyspace {
+    /// Creates `databases` empty databases.
+    pub fn new(databases: usize) -> Self {
+        Self {
+            gate: RwLock::new(()),
+            dbs: (0..databases).map(|_| Db::new()).collect(),
+        }
+    }
+
+    /// Number of databases.
+    pub fn db_count(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// Database number `idx` (must be in range).
+    pub fn db(&self, idx: usize) -> &Db {
+        &self.dbs[idx]
+    }
+
+    /// Locks the shards of all `(db, key)` pairs in ascending order.
+    pub fn lock_keys<'k>(
+        &self,
+        keys: impl IntoIterator<Item = (usize, &'k [u8])>,
+    ) -> MultiLock<'_> {
+        let mut ids: Vec<(usize, usize)> = keys
+            .into_iter()
+            .map(|(db, key)| (db, shard_of(key)))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        MultiLock {
+            guards: ids
+                .into_iter()
+                .map(|(db, shard)| ((db, shard), self.dbs[db].lock_shard(shard)))
+                .collect(),
+        }
+    }
+
+    /// Exchanges the contents of two databases. The caller holds the gate
+    /// exclusively.
+    pub fn swap_dbs(&self, a: usize, b: usize) {
+        if a == b {
+            return;
+        }
+        for i in 0..SHARDS {
+            let (first, second) = if a < b { (a, b) } else { (b, a) };
+            let mut x = self.dbs[first].lock_shard(i);
+            let mut y = self.dbs[second].lock_shard(i);
+            std::mem::swap(&mut *x, &mut *y);
+        }
+    }
+
+    /// Empties one database, returning the old contents so the caller can
+    /// free them off the hot path (`FLUSHDB ASYNC`).
+    pub fn take_db(&self, idx: usize) -> Vec<Shard> {
+        self.dbs[idx]
+            .shards
+            .iter()
+            .map(|s| std::mem::take(&mut *s.0.lock()))
+            .collect()
+    }
+
+    /// Total keys that expired (lazily or actively) since start.
+    pub fn expired_keys(&self) -> u64 {
+        self.dbs
+            .iter()
+            .flat_map(|db| db.shards.iter())
+            .map(|s| s.0.lock().expired_count())
+            .sum()
+    }
+}

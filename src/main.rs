@@ -1,0 +1,169 @@
+//! The `ferrokv` server binary.
+
+use std::path::PathBuf;
+
+use clap::{Arg, ArgAction, Command};
+use ferrokv::config::{Config, DIRECTIVES};
+use ferrokv::server;
+
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+fn cli() -> Command {
+    let mut cmd = Command::new("ferrokv")
+        .version(server::VERSION)
+        .about("A Redis-protocol-compatible in-memory data server")
+        .arg(
+            Arg::new("config-file")
+                .help("Configuration file (TOML)")
+                .value_name("CONFIG"),
+        )
+        .arg(
+            Arg::new("config")
+                .long("config")
+                .value_name("PATH")
+                .help("Configuration file (TOML); default ./redis.toml when present"),
+        );
+    for d in DIRECTIVES {
+        cmd = cmd.arg(
+            Arg::new(d.name)
+                .long(d.name)
+                .help(d.doc)
+                .num_args(1)
+                .allow_hyphen_values(true)
+                .action(ArgAction::Append)
+                .value_name("VALUE"),
+        );
+    }
+    cmd
+}
+
+/// Rewrites `--directive v1 v2 …` (redis-server style, where values may
+/// start with `-`, like `-::1`) into `--directive=v1 v2` for clap.
+fn join_directive_values(args: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut open: Option<(String, Vec<String>)> = None;
+    let close = |open: &mut Option<(String, Vec<String>)>, out: &mut Vec<String>| {
+        if let Some((name, values)) = open.take() {
+            out.push(format!("{name}={}", values.join(" ")));
+        }
+    };
+    for arg in args {
+        let directive = arg
+            .strip_prefix("--")
+            .filter(|n| !n.contains('=') && ferrokv::config::directive(n).is_some());
+        if arg.starts_with("--") {
+            close(&mut open, &mut out);
+        }
+        match (directive, open.as_mut()) {
+            (Some(_), _) => open = Some((arg, Vec::new())),
+            (None, Some((_, values))) => values.push(arg),
+            (None, None) => out.push(arg),
+        }
+    }
+    close(&mut open, &mut out);
+    out
+}
+
+fn load_config() -> Result<Config, String> {
+    let matches = cli().get_matches_from(join_directive_values(std::env::args()));
+    let mut config = Config::default();
+    let path = matches
+        .get_one::<String>("config")
+        .or(matches.get_one::<String>("config-file"))
+        .map(PathBuf::from)
+        .or_else(|| {
+            let default = PathBuf::from("redis.toml");
+            default.exists().then_some(default)
+        });
+    if let Some(path) = path {
+        config.load_toml(&path).map_err(|e| e.to_string())?;
+    }
+    for d in DIRECTIVES {
+        for value in matches.get_many::<String>(d.name).into_iter().flatten() {
+            config.set(d.name, value).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(config)
+}
+
+fn init_logging(config: &Config) -> Result<(), String> {
+    use tracing_subscriber::filter::LevelFilter;
+    let level = match config.loglevel.as_str() {
+        "debug" => LevelFilter::TRACE,
+        "verbose" => LevelFilter::DEBUG,
+        "notice" => LevelFilter::INFO,
+        "warning" => LevelFilter::WARN,
+        _ => LevelFilter::OFF,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    if config.logfile.is_empty() {
+        builder.with_writer(std::io::stdout).init();
+    } else {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&config.logfile)
+            .map_err(|e| format!("Can't open the log file {}: {e}", config.logfile))?;
+        builder
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .init();
+    }
+    Ok(())
+}
+
+fn main() {
+    let config = match load_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!(
+                "*** FATAL CONFIG ERROR (ferrokv {}) ***\n{e}",
+                server::VERSION
+            );
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = init_logging(&config) {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+    if let Err(e) = std::env::set_current_dir(&config.dir) {
+        eprintln!("Can't chdir to '{}': {e}", config.dir);
+        std::process::exit(1);
+    }
+    let threads = server::worker_threads(&config);
+    tracing::info!(
+        "ferrokv {} (Redis {} compatible) starting: pid={}, port={}, threads={}, config={}",
+        server::VERSION,
+        server::REDIS_VERSION,
+        std::process::id(),
+        config.port,
+        threads,
+        config
+            .config_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "none (defaults)".into()),
+    );
+    let runtime = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    }
+    .enable_all()
+    .build()
+    .expect("tokio runtime");
+    let result = runtime.block_on(server::run(config));
+    if let Err(e) = result {
+        tracing::error!("{e}");
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+    std::process::exit(0);
+}

@@ -1,0 +1,5 @@
+//! The wire protocol: request parsing (RESP multibulk and inline) and
+//! reply encoding (RESP2 and RESP3).
+
+pub mod reply;
+pub mod request;

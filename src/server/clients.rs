@@ -1,0 +1,174 @@
+//! The registry of connected clients, shared by `CLIENT LIST/KILL/INFO`
+//! and `INFO clients`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use dashmap::DashMap;
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+/// Fields of a client that change while it runs, updated once per batch.
+#[derive(Default, Clone)]
+pub struct ClientInfo {
+    /// `CLIENT SETNAME`.
+    pub name: Option<Vec<u8>>,
+    /// `CLIENT SETINFO LIB-NAME`.
+    pub lib_name: Option<Vec<u8>>,
+    /// `CLIENT SETINFO LIB-VER`.
+    pub lib_ver: Option<Vec<u8>>,
+    /// Selected database.
+    pub db: usize,
+    /// Protocol version (2 or 3).
+    pub resp: u8,
+    /// Name of the last command run.
+    pub last_cmd: String,
+    /// When the last command arrived.
+    pub last_interaction: Option<Instant>,
+    /// Bytes buffered in the query buffer.
+    pub qbuf: usize,
+    /// Bytes waiting in the output buffer.
+    pub omem: usize,
+    /// `CLIENT NO-EVICT on`.
+    pub no_evict: bool,
+}
+
+/// A connected client as other clients see it.
+pub struct ClientHandle {
+    /// Unique id.
+    pub id: u64,
+    /// Peer address `ip:port`.
+    pub addr: String,
+    /// Local address `ip:port`.
+    pub laddr: String,
+    /// Socket file descriptor.
+    pub fd: i32,
+    /// Connection time.
+    pub created: Instant,
+    /// Mutable details.
+    pub info: Mutex<ClientInfo>,
+    killed: AtomicBool,
+    kill_signal: Notify,
+}
+
+impl ClientHandle {
+    /// Asks the client's connection task to close.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill_signal.notify_one();
+    }
+
+    /// Whether the client was asked to close.
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
+    /// Resolves when [`ClientHandle::kill`] is called.
+    pub async fn killed(&self) {
+        if self.is_killed() {
+            return;
+        }
+        self.kill_signal.notified().await;
+    }
+
+    /// One line of `CLIENT LIST` / `CLIENT INFO`, without the newline.
+    pub fn describe(&self) -> String {
+        let info = self.info.lock();
+        let now = Instant::now();
+        let age = now.duration_since(self.created).as_secs();
+        let idle = info
+            .last_interaction
+            .map(|t| now.duration_since(t).as_secs())
+            .unwrap_or(age);
+        let text = |v: &Option<Vec<u8>>| {
+            v.as_deref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default()
+        };
+        let flags = if info.no_evict { "e" } else { "N" };
+        let cmd = if info.last_cmd.is_empty() {
+            "NULL"
+        } else {
+            &info.last_cmd
+        };
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            text(&info.name),
+            age,
+            idle,
+            flags,
+            info.db,
+            info.qbuf,
+            0,
+            16384,
+            info.qbuf,
+            info.omem,
+            info.qbuf + info.omem + 16384,
+            cmd,
+            info.resp,
+            text(&info.lib_name),
+            text(&info.lib_ver),
+        )
+    }
+}
+
+/// All connected clients.
+#[derive(Default)]
+pub struct Clients {
+    map: DashMap<u64, Arc<ClientHandle>>,
+    next_id: AtomicU64,
+}
+
+impl Clients {
+    /// Registers a new connection and returns its handle.
+    pub fn register(&self, addr: String, laddr: String, fd: i32) -> Arc<ClientHandle> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let handle = Arc::new(ClientHandle {
+            id,
+            addr,
+            laddr,
+            fd,
+            created: Instant::now(),
+            info: Mutex::new(ClientInfo {
+                resp: 2,
+                ..ClientInfo::default()
+            }),
+            killed: AtomicBool::new(false),
+            kill_signal: Notify::new(),
+        });
+        self.map.insert(id, handle.clone());
+        handle
+    }
+
+    /// Removes a closed connection.
+    pub fn unregister(&self, id: u64) {
+        self.map.remove(&id);
+    }
+
+    /// Number of connected clients.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no client is connected.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// A snapshot of all handles, ordered by id.
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        let mut v: Vec<_> = self.map.iter().map(|e| e.value().clone()).collect();
+        v.sort_by_key(|c| c.id);
+        v
+    }
+
+    /// The handle of client `id`.
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.map.get(&id).map(|e| e.value().clone())
+    }
+}

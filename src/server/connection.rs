@@ -1,0 +1,204 @@
+//! One client connection: read a batch, run every complete command in it,
+//! answer with one write.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::clients::ClientHandle;
+use super::Server;
+use crate::command::{execute, Action, ClientState, Command};
+use crate::protocol::reply::Reply;
+use crate::protocol::request::{Limits, Parsed, Parser};
+
+/// Spare room kept for each socket read.
+const READ_CHUNK: usize = 16 * 1024;
+/// Output is flushed mid-batch once it grows past this.
+const FLUSH_AT: usize = 1024 * 1024;
+/// Arguments up to this count are passed without allocating.
+const STACK_ARGS: usize = 8;
+
+/// Runs `f` on the argument slices of one command.
+fn with_args<R>(buf: &[u8], spans: &[(usize, usize)], f: impl FnOnce(&[&[u8]]) -> R) -> R {
+    if spans.len() <= STACK_ARGS {
+        let mut args: [&[u8]; STACK_ARGS] = [&[]; STACK_ARGS];
+        for (slot, &(s, e)) in args.iter_mut().zip(spans) {
+            *slot = &buf[s..e];
+        }
+        f(&args[..spans.len()])
+    } else {
+        let args: Vec<&[u8]> = spans.iter().map(|&(s, e)| &buf[s..e]).collect();
+        f(&args)
+    }
+}
+
+/// Why a connection ended.
+enum Close {
+    Peer,
+    Now,
+}
+
+struct Connection {
+    server: Arc<Server>,
+    stream: TcpStream,
+    buf: BytesMut,
+    parser: Parser,
+    out: Reply,
+    client: ClientState,
+    last_cmd: Option<&'static Command>,
+}
+
+/// Serves one accepted connection until it closes.
+pub async fn serve(server: Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle>) {
+    let authenticated = server.config.read().requirepass.is_empty();
+    let id = handle.id;
+    let mut conn = Connection {
+        client: ClientState::new(handle, authenticated),
+        server: server.clone(),
+        stream,
+        buf: BytesMut::with_capacity(READ_CHUNK),
+        parser: Parser::default(),
+        out: Reply::new(),
+        last_cmd: None,
+    };
+    let _ = conn.run().await;
+    server.clients.unregister(id);
+}
+
+impl Connection {
+    async fn run(&mut self) -> std::io::Result<Close> {
+        loop {
+            if self.buf.capacity() - self.buf.len() < READ_CHUNK {
+                self.buf.reserve(READ_CHUNK);
+            }
+            let timeout = self.server.config.read().timeout;
+            let handle = self.client.handle.clone();
+            let n = tokio::select! {
+                r = self.stream.read_buf(&mut self.buf) => r?,
+                _ = handle.killed() => return Ok(Close::Now),
+                _ = tokio::time::sleep(Duration::from_secs(timeout)), if timeout > 0 => {
+                    return Ok(Close::Now);
+                }
+            };
+            if n == 0 {
+                return Ok(Close::Peer);
+            }
+            self.server
+                .stats
+                .net_input_bytes
+                .fetch_add(n as u64, Ordering::Relaxed);
+            let limit = self.server.config.read().client_query_buffer_limit;
+            if self.buf.len() as u64 > limit {
+                tracing::warn!(
+                    client = %self.client.handle.addr,
+                    "closing client that reached max query buffer length"
+                );
+                return Ok(Close::Now);
+            }
+            let close = self.process_batch().await?;
+            self.flush().await?;
+            self.publish_info();
+            if close {
+                return Ok(Close::Now);
+            }
+        }
+    }
+
+    /// Runs every complete command in the buffer. Returns whether the
+    /// connection must close once the replies are written.
+    async fn process_batch(&mut self) -> std::io::Result<bool> {
+        let limits = Limits {
+            max_bulk: self.server.config.read().proto_max_bulk_len as usize,
+            unauthenticated: !self.client.authenticated,
+        };
+        let mut pos = 0;
+        let mut close = false;
+        loop {
+            match self.parser.parse(&mut self.buf[..], pos, limits) {
+                Parsed::Command(end) => {
+                    let server = &*self.server;
+                    let client = &mut self.client;
+                    let out = &mut self.out;
+                    let cmd = with_args(&self.buf, &self.parser.spans, |args| {
+                        execute(server, client, out, args)
+                    });
+                    self.last_cmd = cmd.or(self.last_cmd);
+                    self.parser.finish_command();
+                    pos = end;
+                    match self.client.action.take() {
+                        None => {}
+                        Some(Action::Close) => {
+                            close = true;
+                            break;
+                        }
+                        Some(Action::Sleep(d)) => {
+                            self.flush().await?;
+                            tokio::time::sleep(d).await;
+                        }
+                        Some(Action::Shutdown) => {
+                            self.server.request_shutdown();
+                            close = true;
+                            break;
+                        }
+                    }
+                    if self.out.buf.len() >= FLUSH_AT {
+                        self.flush().await?;
+                    }
+                }
+                Parsed::Skip(end) => pos = end,
+                Parsed::Incomplete(need) => {
+                    let missing = need.saturating_sub(self.buf.len());
+                    if missing > READ_CHUNK {
+                        self.buf.reserve(missing.min(64 * 1024 * 1024));
+                    }
+                    break;
+                }
+                Parsed::Error(msg) => {
+                    tracing::debug!(client = %self.client.handle.addr, "{msg}");
+                    self.out.error(&format!("ERR {msg}"));
+                    close = true;
+                    break;
+                }
+            }
+        }
+        self.buf.advance(pos);
+        self.parser.rebase(pos);
+        self.server.stats.absorb(&mut self.client);
+        Ok(close)
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        if self.out.buf.is_empty() {
+            return Ok(());
+        }
+        self.stream.write_all(&self.out.buf).await?;
+        self.server
+            .stats
+            .net_output_bytes
+            .fetch_add(self.out.buf.len() as u64, Ordering::Relaxed);
+        self.out.buf.clear();
+        if self.out.buf.capacity() > FLUSH_AT * 4 {
+            self.out.buf.shrink_to(READ_CHUNK);
+        }
+        Ok(())
+    }
+
+    /// Shares what `CLIENT LIST` shows, once per batch.
+    fn publish_info(&self) {
+        let mut info = self.client.handle.info.lock();
+        info.db = self.client.db;
+        info.resp = if self.out.resp3 { 3 } else { 2 };
+        info.qbuf = self.buf.len();
+        info.last_interaction = Some(Instant::now());
+        if let Some(cmd) = self.last_cmd {
+            if info.last_cmd != cmd.name {
+                info.last_cmd.clear();
+                info.last_cmd.push_str(&cmd.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Periodic background work: active expiry and sampled statistics.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::Server;
+use crate::keyspace::SHARDS;
+use crate::util::time::now_ms;
+
+/// Buckets examined per shard visit.
+const BUCKETS_PER_STEP: usize = 20;
+/// Keep sweeping a shard while more than this share of sampled keys expired.
+const REPEAT_PERCENT: usize = 10;
+/// Share of each cron period that active expiry may use (like Redis's 25%).
+const EXPIRE_CPU_PERCENT: u32 = 25;
+
+/// Where the active expiry sweep resumes.
+#[derive(Default)]
+struct ExpireCursor {
+    db: usize,
+    shard: usize,
+}
+
+impl ExpireCursor {
+    fn advance(&mut self, dbs: usize) {
+        self.shard += 1;
+        if self.shard == SHARDS {
+            self.shard = 0;
+            self.db = (self.db + 1) % dbs;
+        }
+    }
+}
+
+/// Removes expired keys within `budget`, resuming where the last call
+/// stopped, so keys nobody reads are still reclaimed.
+fn active_expire(server: &Server, cursor: &mut ExpireCursor, budget: Duration) {
+    let start = Instant::now();
+    let dbs = server.keyspace.db_count();
+    for _ in 0..dbs * SHARDS {
+        if start.elapsed() > budget {
+            return;
+        }
+        {
+            let _gate = server.keyspace.gate.read();
+            let mut shard = server.keyspace.db(cursor.db).lock_shard(cursor.shard);
+            loop {
+                let step = shard.expire_step(now_ms(), BUCKETS_PER_STEP);
+                let worth_repeating = step.sampled > 0
+                    && step.expired * 100 > step.sampled * REPEAT_PERCENT
+                    && !step.wrapped;
+                if !worth_repeating || start.elapsed() > budget {
+                    break;
+                }
+            }
+        }
+        cursor.advance(dbs);
+    }
+}
+
+/// Runs until the process exits.
+pub async fn run(server: Arc<Server>) {
+    let mut cursor = ExpireCursor::default();
+    let mut last_ops = server.stats.commands_processed.load(Ordering::Relaxed);
+    let mut last_sample = Instant::now();
+    loop {
+        let hz = server.config.read().hz.max(1);
+        let period = Duration::from_millis(1000 / hz);
+        tokio::time::sleep(period).await;
+        active_expire(&server, &mut cursor, period * EXPIRE_CPU_PERCENT / 100);
+        let ops = server.stats.commands_processed.load(Ordering::Relaxed);
+        let elapsed = last_sample.elapsed().as_secs_f64();
+        if elapsed >= 0.1 {
+            let rate = ops.saturating_sub(last_ops) as f64 / elapsed;
+            server
+                .stats
+                .ops_per_sec
+                .store(rate as u64, Ordering::Relaxed);
+            last_ops = ops;
+            last_sample = Instant::now();
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The server: shared state, listeners, background tasks and shutdown.
+
+pub mod clients;
+mod connection;
+mod cron;
+pub mod stats;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::RwLock;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+use crate::command::{CommandTable, TableBuilder};
+use crate::config::Config;
+use crate::keyspace::Keyspace;
+use crate::util::time::now_ms;
+use clients::Clients;
+use stats::Stats;
+
+/// The version of Redis whose behaviour ferrokv matches (reported as
+/// `redis_version`, so clients' feature checks take the right paths).
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// ferrokv's own version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Everything the connections share.
+pub struct Server {
+    /// Running configuration.
+    pub config: RwLock<Config>,
+    /// The data.
+    pub keyspace: Keyspace,
+    /// The command table (lives for the whole process).
+    pub commands: &'static CommandTable,
+    /// Connected clients.
+    pub clients: Clients,
+    /// Counters for `INFO`.
+    pub stats: Stats,
+    /// Process start.
+    pub started: Instant,
+    /// Random 40-hex-digit id of this run.
+    pub run_id: String,
+    /// The TCP port actually listened on.
+    pub tcp_port: AtomicU16,
+    /// Unix time (s) of the last successful save (start time until then).
+    pub lastsave: AtomicU64,
+    shutdown: Notify,
+}
+
+/// Registers every command family.
+pub fn command_table() -> CommandTable {
+    let mut t = TableBuilder::new();
+    crate::commands::register_all(&mut t);
+    t.build()
+}
+
+fn new_run_id() -> String {
+    let mut id = String::with_capacity(40);
+    while id.len() < 40 {
+        id.push_str(&format!("{:016x}", crate::util::rand::random_u64()));
+    }
+    id.truncate(40);
+    id
+}
+
+impl Server {
+    /// Builds the server state from a configuration.
+    pub fn new(config: Config) -> Self {
+        let databases = config.databases;
+        Self {
+            config: RwLock::new(config),
+            keyspace: Keyspace::new(databases),
+            commands: Box::leak(Box::new(command_table())),
+            clients: Clients::default(),
+            stats: Stats::default(),
+            started: Instant::now(),
+            run_id: new_run_id(),
+            tcp_port: AtomicU16::new(0),
+            lastsave: AtomicU64::new(now_ms() / 1000),
+            shutdown: Notify::new(),
+        }
+    }
+
+    /// Asks the server to shut down (SHUTDOWN, signals).
+    pub fn request_shutdown(&self) {
+        self.shutdown.notify_one();
+    }
+}
+
+/// Resolves the `bind` list into socket addresses; the bool says whether
+/// the address is optional (`-` prefix).
+fn bind_addrs(bind: &[String], port: u16) -> Result<Vec<(SocketAddr, bool)>, String> {
+    bind.iter()
+        .map(|spec| {
+            let (optional, host) = match spec.strip_prefix('-') {
+                Some(h) => (true, h),
+                None => (false, spec.as_str()),
+            };
+            let ip: IpAddr = match host {
+                "*" => "0.0.0.0".parse().expect("valid"),
+                "::*" => "::".parse().expect("valid"),
+                h => h
+                    .parse()
+                    .map_err(|_| format!("Invalid bind address '{h}'"))?,
+            };
+            Ok((SocketAddr::new(ip, port), optional))
+        })
+        .collect()
+}
+
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => {
+            let s = socket2::Socket::new(socket2::Domain::IPV6, socket2::Type::STREAM, None)?;
+            s.set_only_v6(true)?;
+            s.set_nonblocking(true)?;
+            tokio::net::TcpSocket::from_std_stream(s.into())
+        }
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog.max(1))
+}
+
+/// Binds every configured address. Fails if a mandatory one cannot be
+/// bound or none could.
+fn open_listeners(config: &Config) -> Result<Vec<TcpListener>, String> {
+    let mut port = config.port;
+    let mut listeners = Vec::new();
+    for (addr, optional) in bind_addrs(&config.bind, port)? {
+        let addr = SocketAddr::new(addr.ip(), port);
+        match listen(addr, config.tcp_backlog) {
+            Ok(l) => {
+                if port == 0 {
+                    port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+                }
+                listeners.push(l);
+            }
+            Err(e) if optional => {
+                tracing::debug!("skipping optional bind address {addr}: {e}");
+            }
+            Err(e) => {
+                return Err(format!(
+                    "Could not create server TCP listening socket {addr}: {e}"
+                ))
+            }
+        }
+    }
+    if listeners.is_empty() {
+        return Err("Failed listening on any configured address".into());
+    }
+    Ok(listeners)
+}
+
+fn configure_stream(stream: &TcpStream, keepalive: u64) {
+    let _ = stream.set_nodelay(true);
+    if keepalive > 0 {
+        let ka = socket2::TcpKeepalive::new().with_time(std::time::Duration::from_secs(keepalive));
+        let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&ka);
+    }
+}
+
+async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
+    use std::os::fd::AsRawFd;
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        server
+            .stats
+            .connections_received
+            .fetch_add(1, Ordering::Relaxed);
+        let (maxclients, keepalive) = {
+            let c = server.config.read();
+            (c.maxclients, c.tcp_keepalive)
+        };
+        if server.clients.len() as u64 >= maxclients {
+            server
+                .stats
+                .rejected_connections
+                .fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let mut stream = stream;
+                let _ = stream
+                    .write_all(b"-ERR max number of clients reached\r\n")
+                    .await;
+            });
+            continue;
+        }
+        configure_stream(&stream, keepalive);
+        let laddr = stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let handle = server
+            .clients
+            .register(peer.to_string(), laddr, stream.as_raw_fd());
+        tokio::spawn(connection::serve(server.clone(), stream, handle));
+    }
+}
+
+/// Number of worker threads for a configuration (`threads 0` = one per
+/// core available to this process).
+pub fn worker_threads(config: &Config) -> usize {
+    if config.threads > 0 {
+        config.threads
+    } else {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    }
+}
+
+/// Runs the server until shutdown. Must be called inside a tokio runtime.
+pub async fn run(config: Config) -> Result<(), String> {
+    let listeners = open_listeners(&config)?;
+    let server = Arc::new(Server::new(config));
+    let port = listeners[0].local_addr().map(|a| a.port()).unwrap_or(0);
+    server.tcp_port.store(port, Ordering::Relaxed);
+    for listener in listeners {
+        tokio::spawn(accept_loop(server.clone(), listener));
+    }
+    tokio::spawn(cron::run(server.clone()));
+    tracing::info!("Ready to accept connections tcp");
+    wait_for_shutdown(&server).await;
+    // Wait for every in-flight command to finish before exiting.
+    let _gate = server.keyspace.gate.write();
+    tracing::info!("ferrokv is now ready to exit, bye bye...");
+    Ok(())
+}
+
+async fn wait_for_shutdown(server: &Server) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("Received SIGTERM scheduling shutdown..."),
+        _ = int.recv() => tracing::info!("Received SIGINT scheduling shutdown..."),
+        _ = server.shutdown.notified() => tracing::info!("User requested shutdown..."),
+    }
+}

@@ -1,0 +1,65 @@
+//! Server-wide counters for `INFO stats`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::command::ClientState;
+
+/// Totals since start (or the last `CONFIG RESETSTAT`).
+#[derive(Default)]
+pub struct Stats {
+    /// Connections accepted.
+    pub connections_received: AtomicU64,
+    /// Connections refused (maxclients).
+    pub rejected_connections: AtomicU64,
+    /// Commands executed.
+    pub commands_processed: AtomicU64,
+    /// Lookups that found a key.
+    pub keyspace_hits: AtomicU64,
+    /// Lookups that found nothing.
+    pub keyspace_misses: AtomicU64,
+    /// Error replies.
+    pub error_replies: AtomicU64,
+    /// Bytes read from clients.
+    pub net_input_bytes: AtomicU64,
+    /// Bytes written to clients.
+    pub net_output_bytes: AtomicU64,
+    /// Instantaneous operations per second, sampled by the cron task.
+    pub ops_per_sec: AtomicU64,
+}
+
+impl Stats {
+    /// Folds a connection's local counters into the totals and clears them.
+    pub fn absorb(&self, client: &mut ClientState) {
+        let s = std::mem::take(&mut client.stats);
+        let add = |c: &AtomicU64, v: u64| {
+            if v != 0 {
+                c.fetch_add(v, Ordering::Relaxed);
+            }
+        };
+        add(&self.commands_processed, s.commands);
+        add(&self.keyspace_hits, s.hits);
+        add(&self.keyspace_misses, s.misses);
+        add(&self.error_replies, s.errors);
+    }
+
+    /// Zeroes the counters (`CONFIG RESETSTAT`).
+    pub fn reset(&self) {
+        for c in [
+            &self.connections_received,
+            &self.rejected_connections,
+            &self.commands_processed,
+            &self.keyspace_hits,
+            &self.keyspace_misses,
+            &self.error_replies,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Reads a counter.
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}

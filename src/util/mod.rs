@@ -1,0 +1,7 @@
+//! Small helpers shared by every command family.
+
+pub mod crc16;
+pub mod glob;
+pub mod num;
+pub mod rand;
+pub mod time;
