@@ -10,6 +10,8 @@ pub struct Entry {
     pub value: Value,
     /// Unix time in ms after which the key is gone; 0 = no expiry.
     expire_at: u64,
+    /// Unix time in seconds of the last access (OBJECT IDLETIME, LRU).
+    lru: u32,
 }
 
 impl Keyed for Entry {
@@ -29,6 +31,11 @@ impl Entry {
         self.expire_at
     }
 
+    /// Seconds since the key was last read or written.
+    pub fn idle_secs(&self, now: u64) -> u64 {
+        (lru_clock(now).wrapping_sub(self.lru)) as u64
+    }
+
     fn is_expired(&self, now: u64) -> bool {
         self.expire_at != 0 && now > self.expire_at
     }
@@ -39,6 +46,11 @@ impl Entry {
         let node = std::mem::size_of::<Entry>() + 8;
         node.next_power_of_two() + self.key.heap_size() + self.value.heap_size()
     }
+}
+
+/// The access clock stored per key: Unix seconds, wrapping in 2106.
+fn lru_clock(now_ms: u64) -> u32 {
+    (now_ms / 1000) as u32
 }
 
 /// Shard contents.
@@ -89,16 +101,24 @@ impl Shard {
         }
     }
 
-    /// The live entry for `key`.
+    /// The live entry for `key`; counts as an access.
     pub fn get(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
-        self.expire_if_needed(key, now);
-        self.dict.get(key)
+        self.get_mut(key, now).map(|e| &*e)
     }
 
-    /// The live entry for `key`, mutable.
+    /// The live entry for `key`, mutable; counts as an access.
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
         self.expire_if_needed(key, now);
-        self.dict.get_mut(key)
+        let entry = self.dict.get_mut(key)?;
+        entry.lru = lru_clock(now);
+        Some(entry)
+    }
+
+    /// The live entry for `key` without counting an access (OBJECT, TTL
+    /// introspection that Redis does with `LOOKUP_NOTOUCH`).
+    pub fn peek(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        self.expire_if_needed(key, now);
+        self.dict.get(key)
     }
 
     /// Whether `key` exists and is live.
@@ -113,11 +133,12 @@ impl Shard {
         if let Some(entry) = self.dict.get_mut(key) {
             let was_volatile = entry.expire_at != 0;
             entry.expire_at = expire_at;
+            entry.lru = lru_clock(now);
             let old = std::mem::replace(&mut entry.value, value);
             self.volatile = self.volatile + (expire_at != 0) as usize - was_volatile as usize;
             return Some(old);
         }
-        self.insert_new(key, value, expire_at);
+        self.insert_new(key, value, expire_at, now);
         None
     }
 
@@ -126,19 +147,17 @@ impl Shard {
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value, now: u64) -> Option<Value> {
         self.expire_if_needed(key, now);
         if let Some(entry) = self.dict.get_mut(key) {
+            entry.lru = lru_clock(now);
             return Some(std::mem::replace(&mut entry.value, value));
         }
-        self.insert_new(key, value, 0);
+        self.insert_new(key, value, 0, now);
         None
     }
 
-    fn insert_new(&mut self, key: &[u8], value: Value, expire_at: u64) -> &mut Entry {
+    fn insert_new(&mut self, key: &[u8], value: Value, expire_at: u64, now: u64) -> &mut Entry {
         self.volatile += (expire_at != 0) as usize;
-        self.dict.insert_new(Entry {
-            key: SmallBytes::new(key),
-            value,
-            expire_at,
-        })
+        self.dict
+            .insert_new(Self::make_entry(key, value, expire_at, now))
     }
 
     /// The live entry for `key`, created with `make` if absent.
@@ -150,9 +169,9 @@ impl Shard {
     ) -> &mut Entry {
         self.expire_if_needed(key, now);
         if self.dict.get(key).is_none() {
-            return self.insert_new(key, make(), 0);
+            return self.insert_new(key, make(), 0, now);
         }
-        self.dict.get_mut(key).expect("present")
+        self.get_mut(key, now).expect("present")
     }
 
     /// Removes `key` whatever its TTL; returns the entry.
@@ -191,11 +210,12 @@ impl Shard {
     }
 
     /// Builds an entry for moving or copying between shards.
-    pub fn make_entry(key: &[u8], value: Value, expire_at: u64) -> Entry {
+    pub fn make_entry(key: &[u8], value: Value, expire_at: u64, now: u64) -> Entry {
         Entry {
             key: SmallBytes::new(key),
             value,
             expire_at,
+            lru: lru_clock(now),
         }
     }
 
@@ -269,8 +289,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn entry_node_fits_one_cache_line() {
-        assert_eq!(std::mem::size_of::<Entry>(), 56);
+    fn entry_stays_compact() {
+        assert_eq!(std::mem::size_of::<Entry>(), 64);
     }
 
     #[test]
