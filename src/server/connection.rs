@@ -71,15 +71,19 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, handle: Arc<ClientHan
 
 impl Connection {
     async fn run(&mut self) -> std::io::Result<Close> {
+        // One kill-notification future for the connection's whole life, so
+        // a read does not re-register a waiter each time.
+        let handle = self.client.handle.clone();
+        let killed = handle.killed();
+        tokio::pin!(killed);
         loop {
             if self.buf.capacity() - self.buf.len() < READ_CHUNK {
                 self.buf.reserve(READ_CHUNK);
             }
             let timeout = self.server.config.read().timeout;
-            let handle = self.client.handle.clone();
             let n = tokio::select! {
                 r = self.stream.read_buf(&mut self.buf) => r?,
-                _ = handle.killed() => return Ok(Close::Now),
+                _ = &mut killed => return Ok(Close::Now),
                 _ = tokio::time::sleep(Duration::from_secs(timeout)), if timeout > 0 => {
                     return Ok(Close::Now);
                 }
