@@ -16,7 +16,11 @@ fn pipeline(n: usize) -> Vec<u8> {
     for i in 0..n {
         let key = format!("key:{i:012}");
         buf.extend_from_slice(
-            format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n$3\r\nxyz\r\n", key.len()).as_bytes(),
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n$3\r\nxyz\r\n",
+                key.len()
+            )
+            .as_bytes(),
         );
     }
     buf
@@ -74,7 +78,9 @@ fn encode(c: &mut Criterion) {
 fn keyspace(c: &mut Criterion) {
     let mut group = c.benchmark_group("keyspace");
     let ks = Keyspace::new(1);
-    let keys: Vec<Vec<u8>> = (0..100_000).map(|i| format!("key:{i:012}").into_bytes()).collect();
+    let keys: Vec<Vec<u8>> = (0..100_000)
+        .map(|i| format!("key:{i:012}").into_bytes())
+        .collect();
     for k in &keys {
         ks.db(0).lock(k).set(k, Value::string(b"xyz"), 0, 0);
     }

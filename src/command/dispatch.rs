@@ -159,3 +159,55 @@ fn run(server: &Server, client: &mut ClientState, out: &mut Reply, cmd: &Command
         stats.failed_calls.fetch_add(1, Ordering::Relaxed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{CmdResult, TableBuilder};
+    use crate::config::Config;
+
+    fn boom(_: &mut Ctx, _: &[&[u8]]) -> CmdResult {
+        panic!("deliberate");
+    }
+
+    fn pong(ctx: &mut Ctx, _: &[&[u8]]) -> CmdResult {
+        ctx.out.simple(b"PONG");
+        Ok(())
+    }
+
+    #[test]
+    fn a_panicking_command_answers_an_error_and_the_client_goes_on() {
+        let mut t = TableBuilder::new();
+        t.add("get", boom);
+        t.add("ping", pong);
+        let server = Server::with_commands(Config::default(), t.build());
+        let handle = server.clients.register("a".into(), "b".into(), 0);
+        let mut client = ClientState::new(handle, true);
+        let mut out = Reply::new();
+        execute(&server, &mut client, &mut out, &[b"GET", b"k"]);
+        execute(&server, &mut client, &mut out, &[b"PING"]);
+        assert_eq!(
+            out.buf,
+            b"-ERR internal error while executing 'get'\r\n+PONG\r\n"
+        );
+        // The gate was released during unwinding.
+        assert!(server.keyspace.gate.try_write().is_some());
+    }
+
+    #[test]
+    fn unknown_commands_and_arity_errors_use_redis_wording() {
+        let server = Server::new(Config::default());
+        let handle = server.clients.register("a".into(), "b".into(), 0);
+        let mut client = ClientState::new(handle, true);
+        let mut out = Reply::new();
+        execute(&server, &mut client, &mut out, &[b"NOPE", b"a", b"b"]);
+        execute(&server, &mut client, &mut out, &[b"get"]);
+        execute(&server, &mut client, &mut out, &[b"client", b"nosuch"]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.buf),
+            "-ERR unknown command 'NOPE', with args beginning with: 'a' 'b' \r\n\
+             -ERR wrong number of arguments for 'get' command\r\n\
+             -ERR unknown subcommand 'nosuch'. Try CLIENT HELP.\r\n"
+        );
+    }
+}

@@ -177,6 +177,29 @@ mod tests {
     }
 
     #[test]
+    fn shipped_redis_toml_documents_every_directive_with_its_default() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("redis.toml");
+        let mut loaded = Config::default();
+        loaded.load_toml(&path).expect("redis.toml loads");
+        let defaults = Config::default();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for d in DIRECTIVES {
+            assert!(
+                text.lines()
+                    .any(|l| l.starts_with(&format!("{} = ", d.name))),
+                "redis.toml lacks '{}'",
+                d.name
+            );
+            assert_eq!(
+                loaded.get(d),
+                defaults.get(d),
+                "redis.toml changes the default of '{}'",
+                d.name
+            );
+        }
+    }
+
+    #[test]
     fn toml_values_map_to_directives() {
         let dir = std::env::temp_dir().join(format!("ferrokv-conf-{}", std::process::id()));
         std::fs::write(

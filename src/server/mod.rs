@@ -70,11 +70,16 @@ fn new_run_id() -> String {
 impl Server {
     /// Builds the server state from a configuration.
     pub fn new(config: Config) -> Self {
+        Self::with_commands(config, command_table())
+    }
+
+    /// Builds the server state with a given command table.
+    pub fn with_commands(config: Config, commands: CommandTable) -> Self {
         let databases = config.databases;
         Self {
             config: RwLock::new(config),
             keyspace: Keyspace::new(databases),
-            commands: Box::leak(Box::new(command_table())),
+            commands: Box::leak(Box::new(commands)),
             clients: Clients::default(),
             stats: Stats::default(),
             started: Instant::now(),
