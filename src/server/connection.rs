@@ -80,7 +80,10 @@ impl Connection {
             if self.buf.capacity() - self.buf.len() < READ_CHUNK {
                 self.buf.reserve(READ_CHUNK);
             }
-            let timeout = self.server.config.read().timeout;
+            let (timeout, query_limit, max_bulk) = {
+                let c = self.server.config.read();
+                (c.timeout, c.client_query_buffer_limit, c.proto_max_bulk_len)
+            };
             let n = tokio::select! {
                 r = self.stream.read_buf(&mut self.buf) => r?,
                 _ = &mut killed => return Ok(Close::Now),
@@ -95,15 +98,14 @@ impl Connection {
                 .stats
                 .net_input_bytes
                 .fetch_add(n as u64, Ordering::Relaxed);
-            let limit = self.server.config.read().client_query_buffer_limit;
-            if self.buf.len() as u64 > limit {
+            if self.buf.len() as u64 > query_limit {
                 tracing::warn!(
                     client = %self.client.handle.addr,
                     "closing client that reached max query buffer length"
                 );
                 return Ok(Close::Now);
             }
-            let close = self.process_batch().await?;
+            let close = self.process_batch(max_bulk as usize).await?;
             self.flush().await?;
             self.publish_info();
             if close {
@@ -114,9 +116,9 @@ impl Connection {
 
     /// Runs every complete command in the buffer. Returns whether the
     /// connection must close once the replies are written.
-    async fn process_batch(&mut self) -> std::io::Result<bool> {
+    async fn process_batch(&mut self, max_bulk: usize) -> std::io::Result<bool> {
         let limits = Limits {
-            max_bulk: self.server.config.read().proto_max_bulk_len as usize,
+            max_bulk,
             unauthenticated: !self.client.authenticated,
         };
         let mut pos = 0;
