@@ -3,8 +3,8 @@
 //! in `expire`, the whole-database ones (and MOVE) in `db`.
 
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
-use crate::commands::args::{cursor, db_index, is};
-use crate::keyspace::{Entry, Value};
+use crate::commands::args::{cursor, db_index, int, is};
+use crate::keyspace::{Entry, Value, SHARDS};
 use crate::util::glob::glob_match;
 use crate::util::rand::random_u64;
 
@@ -206,7 +206,7 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     while i < args.len() {
         let has_value = i + 1 < args.len();
         if is(args[i], "COUNT") && has_value {
-            count = crate::commands::args::int(args[i + 1])?;
+            count = int(args[i + 1])?;
             if count < 1 {
                 return Err(CmdError::Syntax);
             }
@@ -257,27 +257,23 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn randomkey(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     let db = ctx.db();
     let now = ctx.now;
-    let shards = crate::keyspace::SHARDS;
-    let sizes: Vec<usize> = (0..shards).map(|i| db.lock_shard(i).len()).collect();
+    let sizes: Vec<usize> = (0..SHARDS).map(|i| db.lock_shard(i).len()).collect();
     let total: usize = sizes.iter().sum();
     let mut key = None;
     if total > 0 {
         let mut pick = (random_u64() % total as u64) as usize;
-        let start = sizes
-            .iter()
-            .position(|&n| {
-                if pick < n {
-                    true
-                } else {
-                    pick -= n;
-                    false
-                }
-            })
-            .unwrap_or(0);
+        let mut start = 0;
+        for (i, &n) in sizes.iter().enumerate() {
+            if pick < n {
+                start = i;
+                break;
+            }
+            pick -= n;
+        }
         // The chosen shard may have emptied (or hold only expired keys)
         // since it was measured: continue with the following ones.
-        key = (0..shards).find_map(|step| {
-            let shard = db.lock_shard((start + step) % shards);
+        key = (0..SHARDS).find_map(|step| {
+            let shard = db.lock_shard((start + step) % SHARDS);
             shard.random(now).map(|e| e.key().to_vec())
         });
     }
