@@ -18,11 +18,95 @@ pub fn is(arg: &[u8], keyword: &str) -> bool {
     arg.eq_ignore_ascii_case(keyword.as_bytes())
 }
 
-/// Parses a database index argument.
+/// Parses an argument Redis reads as a C `int` (`getIntFromObjectOrReply`):
+/// `ERR value is not an integer or out of range` unless it is an integer,
+/// `ERR value is out of range, value must between …` outside `i32`.
+pub fn int32(arg: &[u8]) -> Result<i32, CmdError> {
+    let v = int(arg)?;
+    i32::try_from(v).map_err(|_| {
+        CmdError::err("ERR value is out of range, value must between -2147483648 and 2147483647")
+    })
+}
+
+/// Parses a database index argument: an `int` as Redis parses it (see
+/// [`int32`]), then `ERR DB index is out of range`.
 pub fn db_index(arg: &[u8], databases: usize) -> Result<usize, CmdError> {
-    let idx = parse_i64(arg).ok_or(CmdError::NotInteger)?;
+    db_in_range(int32(arg)? as i64, databases)
+}
+
+/// Checks an already parsed database index (`ERR DB index is out of range`).
+pub fn db_in_range(idx: i64, databases: usize) -> Result<usize, CmdError> {
     if idx < 0 || idx as u64 >= databases as u64 {
         return Err(CmdError::DbIndex);
     }
     Ok(idx as usize)
+}
+
+/// Parses a SCAN-family cursor the way Redis does with `strtoul`: an
+/// optional sign (a minus negates modulo 2^64), decimal digits, nothing
+/// else; an empty string is cursor 0. `ERR invalid cursor` otherwise.
+pub fn cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    let invalid = || CmdError::err("ERR invalid cursor");
+    if arg.is_empty() {
+        return Ok(0);
+    }
+    let (negative, digits) = match arg[0] {
+        b'-' => (true, &arg[1..]),
+        b'+' => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() {
+        return Err(invalid());
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return Err(invalid());
+        }
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((c - b'0') as u64))
+            .ok_or_else(invalid)?;
+    }
+    Ok(if negative { v.wrapping_neg() } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_like_strtoul() {
+        assert_eq!(cursor(b"").unwrap(), 0);
+        assert_eq!(cursor(b"+7").unwrap(), 7);
+        assert_eq!(cursor(b"-1").unwrap(), u64::MAX);
+        assert_eq!(cursor(b"18446744073709551615").unwrap(), u64::MAX);
+        assert_eq!(cursor(b"-18446744073709551615").unwrap(), 1);
+        for bad in [
+            &b"18446744073709551616"[..],
+            b" 0",
+            b"0x",
+            b"-",
+            b"+",
+            b"1 ",
+        ] {
+            assert!(cursor(bad).is_err(), "{:?}", bad);
+        }
+    }
+
+    #[test]
+    fn db_index_is_a_c_int() {
+        assert_eq!(db_index(b"3", 16).unwrap(), 3);
+        assert_eq!(db_index(b"16", 16), Err(CmdError::DbIndex));
+        assert_eq!(db_index(b"-1", 16), Err(CmdError::DbIndex));
+        assert_eq!(
+            db_index(b"4294967296", 16).unwrap_err().text(),
+            "ERR value is out of range, value must between -2147483648 and 2147483647"
+        );
+        assert_eq!(
+            db_index(b"99999999999999999999", 16),
+            Err(CmdError::NotInteger)
+        );
+        assert_eq!(db_index(b"x", 16), Err(CmdError::NotInteger));
+    }
 }

@@ -4,6 +4,9 @@
 pub mod args;
 pub mod client;
 pub mod connection;
+pub mod db;
+pub mod expire;
+pub mod keys;
 pub mod string;
 
 use crate::command::TableBuilder;
@@ -12,5 +15,8 @@ use crate::command::TableBuilder;
 pub fn register_all(t: &mut TableBuilder) {
     client::register(t);
     connection::register(t);
+    db::register(t);
+    expire::register(t);
+    keys::register(t);
     string::register(t);
 }

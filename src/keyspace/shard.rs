@@ -93,6 +93,16 @@ impl Shard {
         self.expired
     }
 
+    /// Moves the keys out, leaving this shard empty but keeping its
+    /// statistics (the expired-keys counter).
+    pub fn take_contents(&mut self) -> Shard {
+        let expired = self.expired;
+        let mut old = std::mem::take(self);
+        self.expired = expired;
+        old.expired = 0;
+        old
+    }
+
     /// Drops `key` if its TTL has passed (lazy expiry).
     fn expire_if_needed(&mut self, key: &[u8], now: u64) {
         if self.dict.get(key).is_some_and(|e| e.is_expired(now)) {

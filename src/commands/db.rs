@@ -1,0 +1,105 @@
+//! Whole-database commands: DBSIZE, FLUSHDB, FLUSHALL, SWAPDB, and MOVE
+//! between databases.
+
+use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
+use crate::commands::args::{db_in_range, db_index, int32, is};
+use crate::commands::keys::SAME_OBJECT;
+use crate::keyspace::Shard;
+
+/// Registers the family.
+pub fn register(t: &mut TableBuilder) {
+    t.add("dbsize", dbsize);
+    t.add("flushdb", flushdb);
+    t.add("flushall", flushall);
+    t.add("swapdb", swapdb);
+    t.add("move", move_cmd);
+    t.exclusive("flushdb");
+    t.exclusive("flushall");
+    t.exclusive("swapdb");
+}
+
+/// Keys in the selected database, counting expired keys not reclaimed
+/// yet (as Redis does).
+fn dbsize(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.out.int(ctx.db().len() as i64);
+    Ok(())
+}
+
+/// Parses FLUSHDB/FLUSHALL's optional `ASYNC`/`SYNC`; true for async.
+/// Without an argument the flush is synchronous (`lazyfree-lazy-user-flush
+/// no`, Redis's default).
+fn flush_mode(args: &[&[u8]]) -> Result<bool, CmdError> {
+    match args {
+        [_] => Ok(false),
+        [_, mode] if is(mode, "SYNC") => Ok(false),
+        [_, mode] if is(mode, "ASYNC") => Ok(true),
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+/// Frees the old contents of flushed databases, on a background thread
+/// for `ASYNC` so the reply does not wait for the deallocation.
+fn dispose(old: Vec<Vec<Shard>>, background: bool) {
+    if background {
+        std::thread::spawn(move || drop(old));
+    } else {
+        drop(old);
+    }
+}
+
+/// FLUSHDB [ASYNC|SYNC] (runs with the keyspace gate held exclusively).
+fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let background = flush_mode(args)?;
+    let old = ctx.server.keyspace.take_db(ctx.client.db);
+    dispose(vec![old], background);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// FLUSHALL [ASYNC|SYNC] (runs with the keyspace gate held exclusively).
+fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let background = flush_mode(args)?;
+    let keyspace = &ctx.server.keyspace;
+    let old = (0..keyspace.db_count())
+        .map(|db| keyspace.take_db(db))
+        .collect();
+    dispose(old, background);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SWAPDB index1 index2 (runs with the keyspace gate held exclusively).
+fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let first = int32(args[1]).map_err(|_| CmdError::err("ERR invalid first DB index"))?;
+    let second = int32(args[2]).map_err(|_| CmdError::err("ERR invalid second DB index"))?;
+    let databases = ctx.server.keyspace.db_count();
+    let a = db_in_range(first as i64, databases)?;
+    let b = db_in_range(second as i64, databases)?;
+    ctx.server.keyspace.swap_dbs(a, b);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// MOVE key db: 1 when moved (with its TTL), 0 when the key is missing
+/// here or already present in the target database.
+fn move_cmd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let key = args[1];
+    let (src, now) = (ctx.client.db, ctx.now);
+    let dst = db_index(args[2], ctx.server.keyspace.db_count())?;
+    if src == dst {
+        return Err(CmdError::err(SAME_OBJECT));
+    }
+    let mut locks = ctx.server.keyspace.lock_keys([(src, key), (dst, key)]);
+    let moved = locks.shard(src, key).get(key, now).is_some()
+        && locks.shard(dst, key).get(key, now).is_none();
+    if moved {
+        let entry = locks
+            .shard(src, key)
+            .remove(key)
+            .expect("checked live above");
+        locks.shard(dst, key).put_entry(entry);
+    }
+    drop(locks);
+    ctx.out.int(moved as i64);
+    Ok(())
+}
