@@ -4,6 +4,9 @@
 pub mod args;
 pub mod client;
 pub mod connection;
+pub mod info;
+pub mod introspect;
+pub mod server;
 pub mod string;
 
 use crate::command::TableBuilder;
@@ -12,5 +15,8 @@ use crate::command::TableBuilder;
 pub fn register_all(t: &mut TableBuilder) {
     client::register(t);
     connection::register(t);
+    info::register(t);
+    introspect::register(t);
+    server::register(t);
     string::register(t);
 }
