@@ -2,8 +2,10 @@
 //!
 //! Only the commands ferrokv implements are listed. Their metadata comes
 //! from the reference entry of each table entry (`Command::info`); the
-//! summaries and histories, which the reference lacks, come from
-//! `redis-7.0-docs-extra.json` (taken from `COMMAND DOCS` of Redis 7.0.15).
+//! summaries and histories, which the reference lacks (and the one
+//! argument list it got wrong, CLIENT KILL's), come from
+//! `redis-7.0-docs-extra.json`, taken from `COMMAND DOCS` of Redis 7.0.15;
+//! its fields take precedence.
 //! `serde_json` maps are sorted by key, so every reply writes its fields in
 //! Redis's order explicitly.
 
@@ -228,11 +230,10 @@ fn reply_docs(out: &mut Reply, parent: Option<&Command>, cmd: &Command) {
     let docs = docs_of(parent, cmd);
     let extra = docs_extra().get(&cmd.name);
     let field = |f: &str| -> Option<&Json> {
-        let v = &docs[f];
-        if !v.is_null() {
-            return Some(v);
-        }
-        extra.map(|e| &e[f]).filter(|v| !v.is_null())
+        extra
+            .map(|e| &e[f])
+            .filter(|v| !v.is_null())
+            .or_else(|| Some(&docs[f]).filter(|v| !v.is_null()))
     };
     let present: Vec<(&str, &Json)> = DOC_FIELDS
         .iter()
