@@ -474,3 +474,29 @@ fn help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `COMMAND DOCS` needs a summary for every registered command,
+    /// including the ones added with `add_sub_custom`.
+    #[test]
+    fn every_command_has_a_summary() {
+        let table = crate::server::command_table();
+        for cmd in table.iter() {
+            let mut entries: Vec<(Option<&Command>, &Command)> = vec![(None, cmd)];
+            entries.extend(cmd.subcommands.values().map(|s| (Some(cmd), s)));
+            for (parent, c) in entries {
+                let docs = docs_of(parent, c);
+                let summary = docs_extra()
+                    .get(&c.name)
+                    .map(|e| &e["summary"])
+                    .filter(|v| !v.is_null())
+                    .unwrap_or(&docs["summary"]);
+                assert!(summary.is_string(), "{} has no summary", c.name);
+                assert!(docs["group"].is_string(), "{} has no group", c.name);
+            }
+        }
+    }
+}
