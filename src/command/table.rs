@@ -164,6 +164,19 @@ impl Command {
         out
     }
 
+    /// Positions of the key arguments found by each key spec, in spec
+    /// order (`COMMAND GETKEYSANDFLAGS` reports each spec's flags).
+    pub fn key_positions_by_spec(&self, args: &[&[u8]]) -> Vec<Vec<usize>> {
+        self.key_specs
+            .iter()
+            .map(|spec| {
+                let mut out = Vec::new();
+                spec.positions(args, &mut out);
+                out
+            })
+            .collect()
+    }
+
     /// The key arguments themselves.
     pub fn keys<'a>(&self, args: &[&'a [u8]]) -> Vec<&'a [u8]> {
         self.key_positions(args)

@@ -1,17 +1,68 @@
 //! The CLIENT command family.
 
-use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::command::{Action, CmdError, CmdResult, Ctx, ReplyMode, TableBuilder};
+use crate::commands::args::is;
+use crate::commands::introspect::reply_help;
+use crate::server::clients::ClientHandle;
+use crate::util::num::parse_i64;
 
 /// Registers the family.
 pub fn register(t: &mut TableBuilder) {
     t.add_sub("client", "id", id);
     t.add_sub("client", "setname", setname);
     t.add_sub("client", "getname", getname);
+    t.add_sub("client", "list", list);
+    t.add_sub("client", "info", info);
+    t.add_sub("client", "kill", kill);
+    t.add_sub("client", "no-evict", no_evict);
+    t.add_sub("client", "reply", reply);
+    t.add_sub("client", "help", help);
+    // Redis 7.2's entry: client libraries send it on connect.
+    t.add_sub_custom(
+        "client",
+        "setinfo",
+        json!({
+            "name": "client|setinfo",
+            "arity": 4,
+            "flags": ["noscript", "loading", "stale"],
+            "first_key": 0,
+            "last_key": 0,
+            "step": 0,
+            "acl_categories": ["@slow", "@connection"],
+            "tips": ["request_policy:all_nodes", "response_policy:all_succeeded"],
+            "key_specs": [],
+            "docs": {
+                "summary": "Sets information specific to the client or connection.",
+                "since": "7.2.0",
+                "group": "connection",
+                "complexity": "O(1)",
+                "arguments": [{
+                    "name": "attr",
+                    "type": "oneof",
+                    "arguments": [
+                        {"name": "libname", "type": "string", "token": "LIB-NAME"},
+                        {"name": "libver", "type": "string", "token": "LIB-VER"}
+                    ]
+                }]
+            }
+        }),
+        setinfo,
+    );
+}
+
+/// Whether a client name or library attribute is acceptable: printable
+/// ASCII without spaces, as Redis requires.
+fn valid_attr(value: &[u8]) -> bool {
+    value.iter().all(|&c| (b'!'..=b'~').contains(&c))
 }
 
 /// Rejects names with spaces or special characters, as Redis does.
 pub fn validate_name(name: &[u8]) -> CmdResult {
-    if name.iter().all(|&c| (b'!'..=b'~').contains(&c)) {
+    if valid_attr(name) {
         Ok(())
     } else {
         Err(CmdError::err(
@@ -37,5 +88,317 @@ fn getname(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         Some(name) => ctx.out.bulk(&name),
         None => ctx.out.null(),
     }
+    Ok(())
+}
+
+fn setinfo(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let (attr, value) = (args[2], args[3]);
+    let lib_name = if is(attr, "LIB-NAME") {
+        true
+    } else if is(attr, "LIB-VER") {
+        false
+    } else {
+        return Err(CmdError::msg(format!(
+            "ERR Unrecognized option '{}'",
+            String::from_utf8_lossy(attr)
+        )));
+    };
+    if !valid_attr(value) {
+        return Err(CmdError::msg(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            String::from_utf8_lossy(attr)
+        )));
+    }
+    let value = (!value.is_empty()).then(|| value.to_vec());
+    let mut info = ctx.client.handle.info.lock();
+    if lib_name {
+        info.lib_name = value;
+    } else {
+        info.lib_ver = value;
+    }
+    drop(info);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Client types of `CLIENT LIST/KILL TYPE`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    Master,
+    Replica,
+    PubSub,
+}
+
+fn client_type(arg: &[u8]) -> Result<ClientType, CmdError> {
+    if is(arg, "normal") {
+        Ok(ClientType::Normal)
+    } else if is(arg, "master") {
+        Ok(ClientType::Master)
+    } else if is(arg, "replica") || is(arg, "slave") {
+        Ok(ClientType::Replica)
+    } else if is(arg, "pubsub") {
+        Ok(ClientType::PubSub)
+    } else {
+        Err(CmdError::msg(format!(
+            "ERR Unknown client type '{}'",
+            String::from_utf8_lossy(arg)
+        )))
+    }
+}
+
+/// The type of a connected client: ferrokv has no replication or
+/// subscriptions yet, so every client is a normal one.
+fn type_of(_client: &ClientHandle) -> ClientType {
+    ClientType::Normal
+}
+
+/// Makes the caller's own `CLIENT LIST` line current: the connection
+/// publishes its details once per batch, after the replies.
+fn refresh_self(ctx: &Ctx) {
+    let mut info = ctx.client.handle.info.lock();
+    info.db = ctx.client.db;
+    info.resp = if ctx.out.resp3 { 3 } else { 2 };
+    info.last_interaction = Some(Instant::now());
+    if info.last_cmd != ctx.cmd.name {
+        info.last_cmd.clear();
+        info.last_cmd.push_str(&ctx.cmd.name);
+    }
+}
+
+fn list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let clients = if args.len() == 2 {
+        ctx.server.clients.all()
+    } else if args.len() == 4 && is(args[2], "TYPE") {
+        let wanted = client_type(args[3])?;
+        let mut all = ctx.server.clients.all();
+        all.retain(|c| type_of(c) == wanted);
+        all
+    } else if args.len() > 3 && is(args[2], "ID") {
+        let ids = args[3..]
+            .iter()
+            .map(|a| parse_i64(a))
+            .collect::<Option<Vec<i64>>>()
+            .ok_or(CmdError::err("ERR Invalid client ID"))?;
+        ids.into_iter()
+            .filter_map(|id| u64::try_from(id).ok())
+            .filter_map(|id| ctx.server.clients.get(id))
+            .collect()
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    refresh_self(ctx);
+    let mut text = String::new();
+    for c in clients {
+        text.push_str(&c.describe());
+        text.push('\n');
+    }
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+fn info(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    refresh_self(ctx);
+    let mut text = ctx.client.handle.describe();
+    text.push('\n');
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+/// The filters of the `CLIENT KILL <option> <value> ...` form.
+#[derive(Default)]
+struct KillFilter<'a> {
+    id: Option<u64>,
+    kind: Option<ClientType>,
+    addr: Option<&'a [u8]>,
+    laddr: Option<&'a [u8]>,
+    max_age: Option<u64>,
+    skip_me: bool,
+}
+
+impl<'a> KillFilter<'a> {
+    fn parse(args: &[&'a [u8]]) -> Result<Self, CmdError> {
+        let mut f = KillFilter {
+            skip_me: true,
+            ..KillFilter::default()
+        };
+        let mut i = 2;
+        while i < args.len() {
+            let (opt, value) = match args.get(i + 1) {
+                Some(v) => (args[i], *v),
+                None => return Err(CmdError::Syntax),
+            };
+            if is(opt, "ID") {
+                match parse_i64(value) {
+                    Some(id) if id > 0 => f.id = Some(id as u64),
+                    _ => return Err(CmdError::err("ERR client-id should be greater than 0")),
+                }
+            } else if is(opt, "TYPE") {
+                f.kind = Some(client_type(value)?);
+            } else if is(opt, "ADDR") {
+                f.addr = Some(value);
+            } else if is(opt, "LADDR") {
+                f.laddr = Some(value);
+            } else if is(opt, "USER") {
+                if value != b"default" {
+                    return Err(CmdError::msg(format!(
+                        "ERR No such user '{}'",
+                        String::from_utf8_lossy(value)
+                    )));
+                }
+            } else if is(opt, "SKIPME") {
+                f.skip_me = if is(value, "yes") {
+                    true
+                } else if is(value, "no") {
+                    false
+                } else {
+                    return Err(CmdError::Syntax);
+                };
+            } else if is(opt, "MAXAGE") {
+                let age = parse_i64(value).ok_or(CmdError::NotInteger)?;
+                f.max_age = Some(age.max(0) as u64);
+            } else {
+                return Err(CmdError::Syntax);
+            }
+            i += 2;
+        }
+        Ok(f)
+    }
+
+    fn matches(&self, c: &ClientHandle, me: u64) -> bool {
+        (!self.skip_me || c.id != me)
+            && self.id.map_or(true, |id| c.id == id)
+            && self.kind.map_or(true, |k| type_of(c) == k)
+            && self.addr.map_or(true, |a| c.addr.as_bytes() == a)
+            && self.laddr.map_or(true, |a| c.laddr.as_bytes() == a)
+            && self
+                .max_age
+                .map_or(true, |age| c.created.elapsed().as_secs() >= age)
+    }
+}
+
+/// Closes `victim`; the caller itself closes after its reply is written.
+fn kill_client(ctx: &mut Ctx, victim: &ClientHandle) {
+    if victim.id == ctx.client.id {
+        ctx.client.action = Some(Action::Close);
+    } else {
+        victim.kill();
+    }
+}
+
+fn kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len() == 3 {
+        // Old form: CLIENT KILL ip:port.
+        let victim = ctx
+            .server
+            .clients
+            .all()
+            .into_iter()
+            .find(|c| c.addr.as_bytes() == args[2])
+            .ok_or(CmdError::err("ERR No such client"))?;
+        kill_client(ctx, &victim);
+        ctx.out.ok();
+        return Ok(());
+    }
+    let filter = KillFilter::parse(args)?;
+    let me = ctx.client.id;
+    let mut killed = 0;
+    for c in ctx.server.clients.all() {
+        if filter.matches(&c, me) {
+            kill_client(ctx, &c);
+            killed += 1;
+        }
+    }
+    ctx.out.int(killed);
+    Ok(())
+}
+
+fn on_off(arg: &[u8]) -> Result<bool, CmdError> {
+    if is(arg, "on") {
+        Ok(true)
+    } else if is(arg, "off") {
+        Ok(false)
+    } else {
+        Err(CmdError::Syntax)
+    }
+}
+
+fn no_evict(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    ctx.client.handle.info.lock().no_evict = on_off(args[2])?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn reply(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if is(args[2], "ON") {
+        ctx.client.reply_mode = ReplyMode::On;
+        ctx.out.ok();
+    } else if is(args[2], "OFF") {
+        ctx.client.reply_mode = ReplyMode::Off;
+    } else if is(args[2], "SKIP") {
+        // Only the next command's reply is dropped, unless replies are off.
+        if ctx.client.reply_mode != ReplyMode::Off {
+            ctx.client.reply_mode = ReplyMode::Skip;
+        }
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    Ok(())
+}
+
+fn help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    reply_help(
+        ctx.out,
+        &[
+            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "CACHING (YES|NO)",
+            "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+            "GETREDIR",
+            "    Return the client ID we are redirecting to when tracking is enabled.",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
+            "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+            "         [OPTIN] [OPTOUT] [NOLOOP]",
+            "    Control server assisted client side caching.",
+            "TRACKINGINFO",
+            "    Report tracking status for the current connection.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+            "HELP",
+            "    Prints this help.",
+        ],
+    );
     Ok(())
 }

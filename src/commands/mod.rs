@@ -7,6 +7,9 @@ pub mod connection;
 pub mod db;
 pub mod expire;
 pub mod keys;
+pub mod info;
+pub mod introspect;
+pub mod server;
 pub mod string;
 
 use crate::command::TableBuilder;
@@ -18,5 +21,8 @@ pub fn register_all(t: &mut TableBuilder) {
     db::register(t);
     expire::register(t);
     keys::register(t);
+    info::register(t);
+    introspect::register(t);
+    server::register(t);
     string::register(t);
 }

@@ -25,6 +25,10 @@ pub struct Stats {
     pub net_output_bytes: AtomicU64,
     /// Instantaneous operations per second, sampled by the cron task.
     pub ops_per_sec: AtomicU64,
+    /// Highest `used_memory` observed by `INFO memory`.
+    pub used_memory_peak: AtomicU64,
+    /// The keyspace's expired-key total at the last `CONFIG RESETSTAT`.
+    pub expired_keys_base: AtomicU64,
 }
 
 impl Stats {
@@ -42,8 +46,11 @@ impl Stats {
         add(&self.error_replies, s.errors);
     }
 
-    /// Zeroes the counters (`CONFIG RESETSTAT`).
-    pub fn reset(&self) {
+    /// Zeroes the counters (`CONFIG RESETSTAT`); `expired_keys` is the
+    /// keyspace's running total, which becomes the new zero.
+    pub fn reset(&self, expired_keys: u64) {
+        self.expired_keys_base
+            .store(expired_keys, Ordering::Relaxed);
         for c in [
             &self.connections_received,
             &self.rejected_connections,
@@ -56,6 +63,12 @@ impl Stats {
         ] {
             c.store(0, Ordering::Relaxed);
         }
+    }
+
+    /// Keys expired since start or the last reset, from the keyspace's
+    /// running total.
+    pub fn expired_keys(&self, total: u64) -> u64 {
+        total.saturating_sub(Self::get(&self.expired_keys_base))
     }
 
     /// Reads a counter.

@@ -1,0 +1,202 @@
+//! Server commands: TIME, LASTSAVE, SHUTDOWN, DEBUG and CONFIG.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::command::{Action, CmdError, CmdResult, Ctx, TableBuilder};
+use crate::commands::args::is;
+use crate::commands::introspect::reply_help;
+use crate::config::{directive, Directive, DIRECTIVES};
+use crate::util::glob::glob_match;
+use crate::util::num::parse_f64;
+use crate::util::time::now_us;
+
+/// Registers the family.
+pub fn register(t: &mut TableBuilder) {
+    t.add("time", time);
+    t.add("lastsave", lastsave);
+    t.add("shutdown", shutdown);
+    t.add("debug", debug);
+    t.add_sub("config", "get", config_get);
+    t.add_sub("config", "set", config_set);
+    t.add_sub("config", "resetstat", config_resetstat);
+    t.add_sub("config", "help", config_help);
+}
+
+fn time(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let us = now_us();
+    ctx.out.array(2);
+    ctx.out.bulk_int((us / 1_000_000) as i64);
+    ctx.out.bulk_int((us % 1_000_000) as i64);
+    Ok(())
+}
+
+fn lastsave(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.out
+        .int(ctx.server.lastsave.load(Ordering::Relaxed) as i64);
+    Ok(())
+}
+
+fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
+    for arg in &args[1..] {
+        if is(arg, "NOSAVE") {
+            nosave = true;
+        } else if is(arg, "SAVE") {
+            save = true;
+        } else if is(arg, "NOW") || is(arg, "FORCE") {
+            other = true;
+        } else if is(arg, "ABORT") {
+            abort = true;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    if (abort && (save || nosave || other)) || (save && nosave) {
+        return Err(CmdError::Syntax);
+    }
+    if abort {
+        // Shutdown is immediate: there is never one to abort.
+        return Err(CmdError::err("ERR No shutdown in progress."));
+    }
+    // No reply: the connection closes and the server exits.
+    ctx.client.action = Some(Action::Shutdown);
+    Ok(())
+}
+
+fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len() == 2 && is(args[1], "HELP") {
+        reply_help(
+            ctx.out,
+            &[
+                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+                "HELP",
+                "    Prints this help.",
+            ],
+        );
+        return Ok(());
+    }
+    if args.len() == 3 && is(args[1], "SLEEP") {
+        // Like Redis's strtod: anything unparsable sleeps 0 seconds.
+        let secs = parse_f64(args[2]).unwrap_or(0.0).max(0.0);
+        let pause = Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
+        ctx.client.action = Some(Action::Sleep(pause));
+        ctx.out.ok();
+        return Ok(());
+    }
+    Err(CmdError::msg(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+        String::from_utf8_lossy(args[1])
+    )))
+}
+
+fn has_glob(pattern: &[u8]) -> bool {
+    pattern.iter().any(|c| b"[*?".contains(c))
+}
+
+fn config_get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    // (name as shown, directive): exact names are echoed as given, like
+    // Redis; glob matches use the directive's own name.
+    let mut found: Vec<(String, &'static Directive)> = Vec::new();
+    let seen = |found: &[(String, &Directive)], d: &Directive| {
+        found.iter().any(|(_, x)| std::ptr::eq(*x, d))
+    };
+    for pattern in &args[2..] {
+        if !has_glob(pattern) {
+            let name = String::from_utf8_lossy(pattern);
+            if let Some(d) = directive(&name) {
+                if !seen(&found, d) {
+                    found.push((name.into_owned(), d));
+                }
+            }
+            continue;
+        }
+        for d in DIRECTIVES {
+            if !seen(&found, d) && glob_match(pattern, d.name.as_bytes(), true) {
+                found.push((d.name.to_string(), d));
+            }
+        }
+    }
+    let config = ctx.server.config.read();
+    ctx.out.map(found.len());
+    for (name, d) in found {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.bulk(config.get(d).as_bytes());
+    }
+    Ok(())
+}
+
+fn set_failed(name: &[u8], why: &str) -> CmdError {
+    CmdError::msg(format!(
+        "ERR CONFIG SET failed (possibly related to argument '{}') - {why}",
+        String::from_utf8_lossy(name)
+    ))
+}
+
+fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len() % 2 != 0 {
+        return Err(CmdError::Syntax);
+    }
+    let pairs: Vec<(&[u8], &[u8])> = args[2..].chunks(2).map(|p| (p[0], p[1])).collect();
+    // First every name, then every value: all or nothing.
+    let mut targets: Vec<&'static Directive> = Vec::with_capacity(pairs.len());
+    for &(name, _) in &pairs {
+        let d = directive(&String::from_utf8_lossy(name)).ok_or_else(|| {
+            CmdError::msg(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+                String::from_utf8_lossy(name)
+            ))
+        })?;
+        if !d.mutable {
+            return Err(set_failed(name, "can't set immutable config"));
+        }
+        if targets.iter().any(|t| std::ptr::eq(*t, d)) {
+            return Err(set_failed(name, "duplicate parameter"));
+        }
+        targets.push(d);
+    }
+    let mut config = ctx.server.config.write();
+    let mut updated = config.clone();
+    for (d, (name, value)) in targets.into_iter().zip(pairs) {
+        (d.set)(&mut updated, &String::from_utf8_lossy(value)).map_err(|e| set_failed(name, &e))?;
+    }
+    *config = updated;
+    drop(config);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let server = ctx.server;
+    server.stats.reset(server.keyspace.expired_keys());
+    for cmd in server.commands.iter() {
+        cmd.stats.reset();
+        for sub in cmd.subcommands.values() {
+            sub.stats.reset();
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    reply_help(
+        ctx.out,
+        &[
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+            "HELP",
+            "    Prints this help.",
+        ],
+    );
+    Ok(())
+}
