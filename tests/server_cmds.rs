@@ -583,3 +583,31 @@ fn shutdown_exits_with_status_zero() {
     assert_eq!(status.code(), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn errorstats_count_error_replies_by_code() {
+    let s = common::Server::start();
+    let mut r = s.raw();
+    r.cmd(&["SET", "s", "text"]);
+    r.cmd(&["INCR", "s"]);
+    r.cmd(&["GET"]);
+    r.cmd(&["NOSUCHCOMMAND"]);
+    r.cmd(&["HELLO", "9"]);
+    let text = info(&mut r, &["errorstats"]);
+    assert_eq!(
+        info_field(&text, "errorstat_ERR").as_deref(),
+        Some("count=3")
+    );
+    assert_eq!(
+        info_field(&text, "errorstat_NOPROTO").as_deref(),
+        Some("count=1")
+    );
+    let stats = info(&mut r, &["stats"]);
+    assert_eq!(
+        info_field(&stats, "total_error_replies").as_deref(),
+        Some("4")
+    );
+    r.cmd(&["CONFIG", "RESETSTAT"]);
+    let text = info(&mut r, &["errorstats"]);
+    assert_eq!(info_field(&text, "errorstat_ERR"), None);
+}

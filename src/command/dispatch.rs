@@ -83,16 +83,14 @@ pub fn execute(
     let resolved = resolve(server, args);
     match resolved {
         Err(ref msg) => {
-            client.stats.errors += 1;
             if let Some(cmd) = server.commands.lookup(args[0]) {
                 cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
             }
-            out.error(msg);
+            reply_error(server, client, out, msg);
         }
         Ok(cmd) if !client.authenticated && !cmd.has(flags::NO_AUTH) => {
-            client.stats.errors += 1;
             cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-            out.error("NOAUTH Authentication required.");
+            reply_error(server, client, out, "NOAUTH Authentication required.");
         }
         Ok(cmd) => run(server, client, out, cmd, args),
     }
@@ -132,7 +130,7 @@ fn run(server: &Server, client: &mut ClientState, out: &mut Reply, cmd: &Command
     let failed = match result {
         Ok(Ok(())) => false,
         Ok(Err(e)) => {
-            out.error(e.text());
+            reply_error(server, client, out, e.text());
             true
         }
         Err(panic) => {
@@ -142,10 +140,8 @@ fn run(server: &Server, client: &mut ClientState, out: &mut Reply, cmd: &Command
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
             tracing::error!(command = %cmd.name, "command panicked: {what}");
-            out.error(&format!(
-                "ERR internal error while executing '{}'",
-                cmd.name
-            ));
+            let msg = format!("ERR internal error while executing '{}'", cmd.name);
+            reply_error(server, client, out, &msg);
             true
         }
     };
@@ -155,9 +151,15 @@ fn run(server: &Server, client: &mut ClientState, out: &mut Reply, cmd: &Command
         .usec
         .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
     if failed {
-        client.stats.errors += 1;
         stats.failed_calls.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Sends an error reply and counts it for `INFO stats`/`errorstats`.
+fn reply_error(server: &Server, client: &mut ClientState, out: &mut Reply, msg: &str) {
+    client.stats.errors += 1;
+    server.stats.count_error(msg);
+    out.error(msg);
 }
 
 #[cfg(test)]

@@ -415,11 +415,18 @@ pub fn render(server: &Server, args: &[&[u8]]) -> String {
             "commandstats" => commandstats_section(&mut s, server),
             "cluster" => field!(s, "cluster_enabled", 0),
             "keyspace" => keyspace_section(&mut s, server),
-            // No modules, no per-error-code counts, no latency histograms.
+            "errorstats" => errorstats_section(&mut s, server),
+            // No modules and no latency histograms.
             _ => {}
         }
     }
     s
+}
+
+fn errorstats_section(s: &mut String, server: &Server) {
+    for (code, count) in server.stats.error_codes() {
+        let _ = write!(s, "errorstat_{code}:count={count}\r\n");
+    }
 }
 
 fn info(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {

@@ -6,9 +6,9 @@ pub mod client;
 pub mod connection;
 pub mod db;
 pub mod expire;
-pub mod keys;
 pub mod info;
 pub mod introspect;
+pub mod keys;
 pub mod server;
 pub mod string;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::command::{Action, CmdError, CmdResult, Ctx, TableBuilder};
 use crate::commands::args::is;
 use crate::commands::introspect::reply_help;
-use crate::config::{directive, Directive, DIRECTIVES};
+use crate::config::{directive, Access, Directive, DIRECTIVES};
 use crate::util::glob::glob_match;
 use crate::util::num::parse_f64;
 use crate::util::time::now_us;
@@ -149,8 +149,10 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 String::from_utf8_lossy(name)
             ))
         })?;
-        if !d.mutable {
-            return Err(set_failed(name, "can't set immutable config"));
+        match d.access {
+            Access::Mutable => {}
+            Access::Immutable => return Err(set_failed(name, "can't set immutable config")),
+            Access::Protected => return Err(set_failed(name, "can't set protected config")),
         }
         if targets.iter().any(|t| std::ptr::eq(*t, d)) {
             return Err(set_failed(name, "duplicate parameter"));

@@ -3,14 +3,26 @@
 use super::parse::{format_memory, parse_bool, parse_int, parse_memory, parse_save};
 use super::Config;
 
+/// What `CONFIG SET` may do with a directive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Settable at run time.
+    Mutable,
+    /// Only at start-up.
+    Immutable,
+    /// Refused at run time like Redis's protected configs (`dir`,
+    /// `dbfilename`), which could otherwise write files anywhere.
+    Protected,
+}
+
 /// One configuration directive.
 pub struct Directive {
     /// Redis's name for it.
     pub name: &'static str,
     /// Default value, in directive syntax.
     pub default: &'static str,
-    /// Whether `CONFIG SET` may change it while running.
-    pub mutable: bool,
+    /// Whether and how `CONFIG SET` may change it while running.
+    pub access: Access,
     /// One-line meaning, used in `redis.toml` and `--help`.
     pub doc: &'static str,
     /// Renders the current value.
@@ -28,7 +40,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "bind",
         default: "127.0.0.1 -::1",
-        mutable: false,
+        access: Access::Immutable,
         doc: "Addresses to listen on, space separated; '-' before one makes it optional, '*' means all IPv4, '::*' all IPv6.",
         get: |c| c.bind.join(" "),
         set: |c, v| {
@@ -43,7 +55,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "port",
         default: "6379",
-        mutable: false,
+        access: Access::Immutable,
         doc: "TCP port to accept connections on (0 picks a free port).",
         get: |c| c.port.to_string(),
         set: |c, v| {
@@ -54,7 +66,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "tcp-backlog",
         default: "511",
-        mutable: false,
+        access: Access::Immutable,
         doc: "Backlog of the listening socket.",
         get: |c| c.tcp_backlog.to_string(),
         set: |c, v| {
@@ -65,7 +77,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "timeout",
         default: "0",
-        mutable: true,
+        access: Access::Mutable,
         doc: "Close a client after this many idle seconds (0 = never).",
         get: |c| c.timeout.to_string(),
         set: |c, v| {
@@ -76,7 +88,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "tcp-keepalive",
         default: "300",
-        mutable: true,
+        access: Access::Mutable,
         doc: "Send TCP keepalives to idle clients every this many seconds (0 = off).",
         get: |c| c.tcp_keepalive.to_string(),
         set: |c, v| {
@@ -87,7 +99,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "databases",
         default: "16",
-        mutable: false,
+        access: Access::Immutable,
         doc: "Number of logical databases (SELECT 0 .. databases-1).",
         get: |c| c.databases.to_string(),
         set: |c, v| {
@@ -98,13 +110,13 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "loglevel",
         default: "notice",
-        mutable: true,
+        access: Access::Mutable,
         doc: "Log verbosity: debug, verbose, notice, warning or nothing.",
         get: |c| c.loglevel.clone(),
         set: |c, v| {
             let v = v.to_ascii_lowercase();
             if !["debug", "verbose", "notice", "warning", "nothing"].contains(&v.as_str()) {
-                return Err("argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into());
+                return Err("argument(s) must be one of the following: debug, verbose, notice, warning".into());
             }
             c.loglevel = v;
             Ok(())
@@ -113,7 +125,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "logfile",
         default: "",
-        mutable: false,
+        access: Access::Immutable,
         doc: "File to log to; empty logs to standard output.",
         get: |c| c.logfile.clone(),
         set: |c, v| {
@@ -124,7 +136,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "dir",
         default: ".",
-        mutable: true,
+        access: Access::Protected,
         doc: "Working directory; data files are written here.",
         get: |c| {
             std::fs::canonicalize(&c.dir)
@@ -139,7 +151,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "dbfilename",
         default: "dump.rdb",
-        mutable: true,
+        access: Access::Protected,
         doc: "Name of the RDB snapshot file inside 'dir'.",
         get: |c| c.dbfilename.clone(),
         set: |c, v| {
@@ -153,7 +165,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "save",
         default: "3600 1 300 100 60 10000",
-        mutable: true,
+        access: Access::Mutable,
         doc: "RDB save points as 'seconds changes' pairs; \"\" disables snapshots.",
         get: |c| {
             c.save
@@ -170,7 +182,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "appendonly",
         default: "no",
-        mutable: true,
+        access: Access::Mutable,
         doc: "Append-only file persistence (not available yet: only 'no').",
         get: |c| yes_no(c.appendonly),
         set: |c, v| {
@@ -184,18 +196,18 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "maxclients",
         default: "10000",
-        mutable: true,
+        access: Access::Mutable,
         doc: "Maximum number of simultaneous clients.",
         get: |c| c.maxclients.to_string(),
         set: |c, v| {
-            c.maxclients = parse_int(v, 1, i32::MAX as i64)? as u64;
+            c.maxclients = parse_int(v, 1, u32::MAX as i64)? as u64;
             Ok(())
         },
     },
     Directive {
         name: "proto-max-bulk-len",
         default: "512mb",
-        mutable: true,
+        access: Access::Mutable,
         doc: "Largest bulk string a request may carry (also caps string values).",
         get: |c| format_memory(c.proto_max_bulk_len),
         set: |c, v| {
@@ -210,7 +222,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "client-query-buffer-limit",
         default: "1gb",
-        mutable: true,
+        access: Access::Mutable,
         doc: "Largest request buffer a client may accumulate before it is closed.",
         get: |c| format_memory(c.client_query_buffer_limit),
         set: |c, v| {
@@ -225,7 +237,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "hz",
         default: "10",
-        mutable: true,
+        access: Access::Mutable,
         doc: "Frequency of background tasks such as active expiry (1-500).",
         get: |c| c.hz.to_string(),
         set: |c, v| {
@@ -236,7 +248,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "requirepass",
         default: "",
-        mutable: true,
+        access: Access::Mutable,
         doc: "Password clients must send with AUTH; empty disables authentication.",
         get: |c| c.requirepass.clone(),
         set: |c, v| {
@@ -247,7 +259,7 @@ pub static DIRECTIVES: &[Directive] = &[
     Directive {
         name: "threads",
         default: "0",
-        mutable: false,
+        access: Access::Immutable,
         doc: "Worker threads executing commands (ferrokv only); 0 = one per available core.",
         get: |c| c.threads.to_string(),
         set: |c, v| {

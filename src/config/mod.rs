@@ -7,7 +7,7 @@ mod parse;
 
 use std::path::{Path, PathBuf};
 
-pub use directives::{Directive, DIRECTIVES};
+pub use directives::{Access, Directive, DIRECTIVES};
 pub use parse::{format_memory, parse_bool, parse_memory};
 
 /// The running configuration.

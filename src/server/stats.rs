@@ -1,6 +1,9 @@
 //! Server-wide counters for `INFO stats`.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
 
 use crate::command::ClientState;
 
@@ -29,7 +32,12 @@ pub struct Stats {
     pub used_memory_peak: AtomicU64,
     /// The keyspace's expired-key total at the last `CONFIG RESETSTAT`.
     pub expired_keys_base: AtomicU64,
+    /// Error replies by error code (`INFO errorstats`).
+    error_codes: Mutex<BTreeMap<String, u64>>,
 }
+
+/// Redis stops tracking new error codes past this many distinct ones.
+const MAX_ERROR_CODES: usize = 128;
 
 impl Stats {
     /// Folds a connection's local counters into the totals and clears them.
@@ -44,6 +52,26 @@ impl Stats {
         add(&self.keyspace_hits, s.hits);
         add(&self.keyspace_misses, s.misses);
         add(&self.error_replies, s.errors);
+    }
+
+    /// Counts an error reply under its code (the first word of `msg`).
+    pub fn count_error(&self, msg: &str) {
+        let code = msg.split(' ').next().unwrap_or("ERR");
+        let mut codes = self.error_codes.lock();
+        if let Some(n) = codes.get_mut(code) {
+            *n += 1;
+        } else if codes.len() < MAX_ERROR_CODES {
+            codes.insert(code.to_string(), 1);
+        }
+    }
+
+    /// Error reply counts by code, sorted by code.
+    pub fn error_codes(&self) -> Vec<(String, u64)> {
+        self.error_codes
+            .lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
     }
 
     /// Zeroes the counters (`CONFIG RESETSTAT`); `expired_keys` is the
@@ -63,6 +91,7 @@ impl Stats {
         ] {
             c.store(0, Ordering::Relaxed);
         }
+        self.error_codes.lock().clear();
     }
 
     /// Keys expired since start or the last reset, from the keyspace's
