@@ -417,7 +417,8 @@ const MAX_NAME: usize = 32;
 
 /// The finished, immutable command table.
 pub struct CommandTable {
-    commands: HashMap<Vec<u8>, Command>,
+    // Looked up once per command: a fast hasher matters here.
+    commands: HashMap<Vec<u8>, Command, foldhash::fast::RandomState>,
 }
 
 impl CommandTable {
