@@ -144,6 +144,11 @@ impl Server {
         Raw::connect(self.port)
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Whether the process is still running.
     pub fn is_alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -194,10 +199,13 @@ pub fn frame_len(buf: &[u8]) -> Option<usize> {
     };
     let first = *buf.first()?;
     let eol = line_end(1)?;
-    let header = std::str::from_utf8(&buf[1..eol]).ok()?;
     let after = eol + 2;
+    if matches!(first, b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(') {
+        // Simple strings and errors may hold any byte but CR and LF.
+        return Some(after);
+    }
+    let header = std::str::from_utf8(&buf[1..eol]).ok()?;
     match first {
-        b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Some(after),
         b'$' | b'!' | b'=' => {
             let n: i64 = header.parse().ok()?;
             if n < 0 {
@@ -252,22 +260,31 @@ impl Raw {
 
     /// Reads exactly one reply frame and returns its bytes.
     pub fn read_frame(&mut self) -> Vec<u8> {
+        self.try_read_frame().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`Raw::read_frame`], but a closed connection, a read error or
+    /// the timeout is returned as a description instead of panicking.
+    pub fn try_read_frame(&mut self) -> Result<Vec<u8>, String> {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             if let Some(n) = frame_len(&self.buf) {
-                return self.buf.drain(..n).collect();
+                return Ok(self.buf.drain(..n).collect());
             }
-            assert!(
-                Instant::now() < deadline,
-                "no complete reply within {TIMEOUT:?}"
-            );
+            if Instant::now() >= deadline {
+                return Err(format!("no complete reply within {TIMEOUT:?}"));
+            }
             let mut chunk = [0u8; 64 * 1024];
-            let n = self.stream.read(&mut chunk).expect("read");
-            assert!(
-                n > 0,
-                "connection closed; partial reply: {:?}",
-                String::from_utf8_lossy(&self.buf)
-            );
+            let n = self
+                .stream
+                .read(&mut chunk)
+                .map_err(|e| format!("read failed: {e}"))?;
+            if n == 0 {
+                return Err(format!(
+                    "connection closed; partial reply: {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                ));
+            }
             self.buf.extend_from_slice(&chunk[..n]);
         }
     }
