@@ -1,12 +1,11 @@
 //! Runs one parsed request: lookup, checks, locking, the handler, stats.
 
-use std::fmt::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::ctx::ReplyMode;
-use super::{flags, ClientState, Command, Ctx};
+use super::{c_str, flags, ClientState, Command, Ctx};
 use crate::protocol::reply::Reply;
 use crate::server::Server;
 use crate::util::time::now_ms;
@@ -14,32 +13,32 @@ use crate::util::time::now_ms;
 /// Redis quotes at most this much of the arguments in errors.
 const ERR_ARGS_MAX: usize = 128;
 
-fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(b)
+/// Appends `arg` as Redis's `%.Ns` would: up to a NUL, at most `max` bytes.
+fn push_c_str(msg: &mut Vec<u8>, arg: &[u8], max: usize) {
+    let s = c_str(arg);
+    msg.extend_from_slice(&s[..s.len().min(max)]);
 }
 
-fn truncated(b: &[u8], max: usize) -> std::borrow::Cow<'_, str> {
-    lossy(&b[..b.len().min(max)])
-}
-
-fn unknown_command(args: &[&[u8]]) -> String {
-    let mut quoted = String::new();
+fn unknown_command(args: &[&[u8]]) -> Vec<u8> {
+    let mut quoted = Vec::new();
     for arg in &args[1..] {
         if quoted.len() >= ERR_ARGS_MAX {
             break;
         }
         let room = ERR_ARGS_MAX - quoted.len();
-        let _ = write!(quoted, "'{}' ", truncated(arg, room));
+        quoted.push(b'\'');
+        push_c_str(&mut quoted, arg, room);
+        quoted.extend_from_slice(b"' ");
     }
-    format!(
-        "ERR unknown command '{}', with args beginning with: {}",
-        truncated(args[0], ERR_ARGS_MAX),
-        quoted
-    )
+    let mut msg = b"ERR unknown command '".to_vec();
+    push_c_str(&mut msg, args[0], ERR_ARGS_MAX);
+    msg.extend_from_slice(b"', with args beginning with: ");
+    msg.extend_from_slice(&quoted);
+    msg
 }
 
 /// Resolves the command and subcommand, or returns the error to send.
-fn resolve(server: &Server, args: &[&[u8]]) -> Result<&'static Command, String> {
+fn resolve(server: &Server, args: &[&[u8]]) -> Result<&'static Command, Vec<u8>> {
     let Some(cmd) = server.commands.lookup(args[0]) else {
         return Err(unknown_command(args));
     };
@@ -50,19 +49,19 @@ fn resolve(server: &Server, args: &[&[u8]]) -> Result<&'static Command, String> 
         match cmd.subcommands.get(&sub) {
             Some(sub) => sub,
             None => {
-                return Err(format!(
-                    "ERR unknown subcommand '{}'. Try {} HELP.",
-                    truncated(args[1], ERR_ARGS_MAX),
-                    cmd.name.to_ascii_uppercase()
-                ))
+                let mut msg = b"ERR unknown subcommand '".to_vec();
+                push_c_str(&mut msg, args[1], ERR_ARGS_MAX);
+                msg.extend_from_slice(
+                    format!("'. Try {} HELP.", cmd.name.to_ascii_uppercase()).as_bytes(),
+                );
+                return Err(msg);
             }
         }
     };
     if !cmd.arity_ok(args.len()) || cmd.handler.is_none() {
-        return Err(format!(
-            "ERR wrong number of arguments for '{}' command",
-            cmd.name
-        ));
+        return Err(
+            format!("ERR wrong number of arguments for '{}' command", cmd.name).into_bytes(),
+        );
     }
     Ok(cmd)
 }
@@ -90,7 +89,7 @@ pub fn execute(
         }
         Ok(cmd) if !client.authenticated && !cmd.has(flags::NO_AUTH) => {
             cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-            reply_error(server, client, out, "NOAUTH Authentication required.");
+            reply_error(server, client, out, b"NOAUTH Authentication required.");
         }
         Ok(cmd) => run(server, client, out, cmd, args),
     }
@@ -130,7 +129,7 @@ fn run(server: &Server, client: &mut ClientState, out: &mut Reply, cmd: &Command
     let failed = match result {
         Ok(Ok(())) => false,
         Ok(Err(e)) => {
-            reply_error(server, client, out, e.text());
+            reply_error(server, client, out, e.bytes());
             true
         }
         Err(panic) => {
@@ -141,7 +140,7 @@ fn run(server: &Server, client: &mut ClientState, out: &mut Reply, cmd: &Command
                 .unwrap_or_default();
             tracing::error!(command = %cmd.name, "command panicked: {what}");
             let msg = format!("ERR internal error while executing '{}'", cmd.name);
-            reply_error(server, client, out, &msg);
+            reply_error(server, client, out, msg.as_bytes());
             true
         }
     };
@@ -156,10 +155,10 @@ fn run(server: &Server, client: &mut ClientState, out: &mut Reply, cmd: &Command
 }
 
 /// Sends an error reply and counts it for `INFO stats`/`errorstats`.
-fn reply_error(server: &Server, client: &mut ClientState, out: &mut Reply, msg: &str) {
+fn reply_error(server: &Server, client: &mut ClientState, out: &mut Reply, msg: &[u8]) {
     client.stats.errors += 1;
     server.stats.count_error(msg);
-    out.error(msg);
+    out.error_bytes(msg);
 }
 
 #[cfg(test)]

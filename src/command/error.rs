@@ -23,6 +23,14 @@ pub enum CmdError {
     DbIndex,
     /// Any other error; the text includes its code (`ERR …`).
     Other(Cow<'static, str>),
+    /// An error quoting client bytes, which need not be UTF-8.
+    Bytes(Vec<u8>),
+}
+
+/// The part of `arg` Redis prints with `%s`: up to the first NUL byte.
+pub fn c_str(arg: &[u8]) -> &[u8] {
+    let end = arg.iter().position(|&b| b == 0).unwrap_or(arg.len());
+    &arg[..end]
 }
 
 /// What a command handler returns.
@@ -39,9 +47,19 @@ impl CmdError {
         CmdError::Other(Cow::Owned(msg))
     }
 
-    /// The reply text, starting with the error code.
-    pub fn text(&self) -> &str {
-        match self {
+    /// An error made of `prefix`, a client argument copied as Redis's
+    /// `%s` would (up to a NUL byte), and `suffix`.
+    pub fn with_arg(prefix: &str, arg: &[u8], suffix: &str) -> Self {
+        let mut msg = Vec::with_capacity(prefix.len() + arg.len() + suffix.len());
+        msg.extend_from_slice(prefix.as_bytes());
+        msg.extend_from_slice(c_str(arg));
+        msg.extend_from_slice(suffix.as_bytes());
+        CmdError::Bytes(msg)
+    }
+
+    /// The reply bytes, starting with the error code.
+    pub fn bytes(&self) -> &[u8] {
+        let text: &str = match self {
             CmdError::WrongType => {
                 "WRONGTYPE Operation against a key holding the wrong kind of value"
             }
@@ -53,6 +71,8 @@ impl CmdError {
             CmdError::TooBig => "ERR string exceeds maximum allowed size (proto-max-bulk-len)",
             CmdError::DbIndex => "ERR DB index is out of range",
             CmdError::Other(s) => s,
-        }
+            CmdError::Bytes(b) => return b,
+        };
+        text.as_bytes()
     }
 }

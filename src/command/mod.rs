@@ -7,5 +7,5 @@ mod table;
 
 pub use ctx::{Action, ClientState, Ctx, LocalStats, ReplyMode};
 pub use dispatch::execute;
-pub use error::{CmdError, CmdResult};
+pub use error::{c_str, CmdError, CmdResult};
 pub use table::{flags, Command, CommandStats, CommandTable, Handler, TableBuilder};

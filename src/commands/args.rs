@@ -100,8 +100,8 @@ mod tests {
         assert_eq!(db_index(b"16", 16), Err(CmdError::DbIndex));
         assert_eq!(db_index(b"-1", 16), Err(CmdError::DbIndex));
         assert_eq!(
-            db_index(b"4294967296", 16).unwrap_err().text(),
-            "ERR value is out of range, value must between -2147483648 and 2147483647"
+            db_index(b"4294967296", 16).unwrap_err().bytes(),
+            b"ERR value is out of range, value must between -2147483648 and 2147483647"
         );
         assert_eq!(
             db_index(b"99999999999999999999", 16),

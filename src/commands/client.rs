@@ -98,16 +98,14 @@ fn setinfo(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     } else if is(attr, "LIB-VER") {
         false
     } else {
-        return Err(CmdError::msg(format!(
-            "ERR Unrecognized option '{}'",
-            String::from_utf8_lossy(attr)
-        )));
+        return Err(CmdError::with_arg("ERR Unrecognized option '", attr, "'"));
     };
     if !valid_attr(value) {
-        return Err(CmdError::msg(format!(
-            "ERR {} cannot contain spaces, newlines or special characters.",
-            String::from_utf8_lossy(attr)
-        )));
+        return Err(CmdError::with_arg(
+            "ERR ",
+            attr,
+            " cannot contain spaces, newlines or special characters.",
+        ));
     }
     let value = (!value.is_empty()).then(|| value.to_vec());
     let mut info = ctx.client.handle.info.lock();
@@ -140,10 +138,7 @@ fn client_type(arg: &[u8]) -> Result<ClientType, CmdError> {
     } else if is(arg, "pubsub") {
         Ok(ClientType::PubSub)
     } else {
-        Err(CmdError::msg(format!(
-            "ERR Unknown client type '{}'",
-            String::from_utf8_lossy(arg)
-        )))
+        Err(CmdError::with_arg("ERR Unknown client type '", arg, "'"))
     }
 }
 
@@ -241,10 +236,7 @@ impl<'a> KillFilter<'a> {
                 f.laddr = Some(value);
             } else if is(opt, "USER") {
                 if value != b"default" {
-                    return Err(CmdError::msg(format!(
-                        "ERR No such user '{}'",
-                        String::from_utf8_lossy(value)
-                    )));
+                    return Err(CmdError::with_arg("ERR No such user '", value, "'"));
                 }
             } else if is(opt, "SKIPME") {
                 f.skip_me = if is(value, "yes") {

@@ -96,10 +96,11 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             name = Some(args[i + 1]);
             i += 2;
         } else {
-            return Err(CmdError::msg(format!(
-                "ERR Syntax error in HELLO option '{}'",
-                String::from_utf8_lossy(args[i])
-            )));
+            return Err(CmdError::with_arg(
+                "ERR Syntax error in HELLO option '",
+                args[i],
+                "'",
+            ));
         }
     }
     if let Some((user, pass)) = credentials {

@@ -46,12 +46,7 @@ impl Conditions {
             } else if is(opt, "LT") {
                 c.lt = true;
             } else {
-                // Redis formats the option as a C string: it ends at a NUL.
-                let end = opt.iter().position(|&b| b == 0).unwrap_or(opt.len());
-                return Err(CmdError::msg(format!(
-                    "ERR Unsupported option {}",
-                    String::from_utf8_lossy(&opt[..end])
-                )));
+                return Err(CmdError::with_arg("ERR Unsupported option ", opt, ""));
             }
         }
         if c.nx && (c.xx || c.gt || c.lt) {

@@ -86,10 +86,11 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
-    Err(CmdError::msg(format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-        String::from_utf8_lossy(args[1])
-    )))
+    Err(CmdError::with_arg(
+        "ERR unknown subcommand or wrong number of arguments for '",
+        args[1],
+        "'. Try DEBUG HELP.",
+    ))
 }
 
 fn has_glob(pattern: &[u8]) -> bool {
@@ -129,10 +130,11 @@ fn config_get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn set_failed(name: &[u8], why: &str) -> CmdError {
-    CmdError::msg(format!(
-        "ERR CONFIG SET failed (possibly related to argument '{}') - {why}",
-        String::from_utf8_lossy(name)
-    ))
+    CmdError::with_arg(
+        "ERR CONFIG SET failed (possibly related to argument '",
+        name,
+        &format!("') - {why}"),
+    )
 }
 
 fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
@@ -144,10 +146,11 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut targets: Vec<&'static Directive> = Vec::with_capacity(pairs.len());
     for &(name, _) in &pairs {
         let d = directive(&String::from_utf8_lossy(name)).ok_or_else(|| {
-            CmdError::msg(format!(
-                "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
-                String::from_utf8_lossy(name)
-            ))
+            CmdError::with_arg(
+                "ERR Unknown option or number of arguments for CONFIG SET - '",
+                name,
+                "'",
+            )
         })?;
         match d.access {
             Access::Mutable => {}

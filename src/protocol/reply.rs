@@ -37,12 +37,17 @@ impl Reply {
     }
 
     /// An error reply; `msg` carries its code (`ERR …`, `WRONGTYPE …`).
-    /// Line breaks are replaced so the reply stays one line, as Redis does.
     pub fn error(&mut self, msg: &str) {
+        self.error_bytes(msg.as_bytes());
+    }
+
+    /// An error reply from raw bytes (it may quote binary client input).
+    /// Line breaks are replaced so the reply stays one line, as Redis does.
+    pub fn error_bytes(&mut self, msg: &[u8]) {
         self.buf.push(b'-');
         self.buf.extend(
-            msg.bytes()
-                .map(|c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+            msg.iter()
+                .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
         );
         self.buf.extend_from_slice(b"\r\n");
     }

@@ -158,7 +158,11 @@ impl Parser {
     }
 
     fn parse_inline(&mut self, buf: &mut [u8], start: usize) -> Parsed {
-        let Some(nl) = buf[start..].iter().position(|&c| c == b'\n') else {
+        // Redis finds the line end with strchr, which stops at a NUL byte:
+        // a NUL before the newline means "no complete line yet", until the
+        // inline size limit closes the connection.
+        let line = buf[start..].iter().position(|&c| c == b'\n' || c == 0);
+        let Some(nl) = line.filter(|&i| buf[start + i] == b'\n') else {
             if buf.len() - start > INLINE_MAX {
                 return Parsed::Error("Protocol error: too big inline request".into());
             }
@@ -195,14 +199,7 @@ fn split_args_in_place(
 ) -> Result<(), ()> {
     let mut r = start;
     loop {
-        while r < end
-            && (buf[r] == b' '
-                || buf[r] == b'\t'
-                || buf[r] == b'\n'
-                || buf[r] == b'\r'
-                || buf[r] == 0x0b
-                || buf[r] == 0x0c)
-        {
+        while r < end && matches!(buf[r], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
             r += 1;
         }
         if r >= end {
@@ -275,7 +272,7 @@ fn split_args_in_place(
                     break;
                 }
                 match buf[r] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => in_dq = true,
                     b'\'' => in_sq = true,
                     c => {
@@ -344,6 +341,11 @@ mod tests {
             Parser::default().parse(&mut bad, 0, LIMITS),
             Parsed::Error("Protocol error: unbalanced quotes in request".into())
         );
+        let mut nul = b"ECHO a\x00b\r\n".to_vec();
+        assert!(matches!(
+            Parser::default().parse(&mut nul, 0, LIMITS),
+            Parsed::Incomplete(_)
+        ));
         let mut blank = b"\r\n".to_vec();
         assert_eq!(
             Parser::default().parse(&mut blank, 0, LIMITS),

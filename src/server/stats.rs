@@ -55,13 +55,14 @@ impl Stats {
     }
 
     /// Counts an error reply under its code (the first word of `msg`).
-    pub fn count_error(&self, msg: &str) {
-        let code = msg.split(' ').next().unwrap_or("ERR");
+    pub fn count_error(&self, msg: &[u8]) {
+        let word = msg.split(|&b| b == b' ').next().unwrap_or(b"ERR");
+        let code = String::from_utf8_lossy(word);
         let mut codes = self.error_codes.lock();
-        if let Some(n) = codes.get_mut(code) {
+        if let Some(n) = codes.get_mut(code.as_ref()) {
             *n += 1;
         } else if codes.len() < MAX_ERROR_CODES {
-            codes.insert(code.to_string(), 1);
+            codes.insert(code.into_owned(), 1);
         }
     }
 
