@@ -1,0 +1,107 @@
+//! Redis's own command-line tools against ferrokv: redis-cli (commands,
+//! `--scan`, `info`) and redis-benchmark.
+
+mod common;
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// Runs a tool with a bounded wait; panics with a clear message when the
+/// tool is missing (`.ci/run` installs redis-tools).
+fn run(program: &str, args: &[String]) -> Output {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e} (install redis-tools)"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{program} did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+fn cli(port: u16, args: &[&str]) -> String {
+    let mut all = vec!["-p".to_string(), port.to_string()];
+    all.extend(args.iter().map(|s| s.to_string()));
+    let out = run("redis-cli", &all);
+    assert!(out.status.success(), "redis-cli {args:?} failed: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn redis_cli_commands_scan_and_info() {
+    let s = common::Server::start();
+    assert_eq!(cli(s.port, &["PING"]), "PONG\n");
+    assert_eq!(cli(s.port, &["SET", "greeting", "hello world"]), "OK\n");
+    assert_eq!(cli(s.port, &["GET", "greeting"]), "hello world\n");
+    assert_eq!(cli(s.port, &["INCRBY", "n", "41"]), "41\n");
+    let mut con = s.client();
+    for i in 0..2500 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("user:{i}"))
+            .arg(i)
+            .query(&mut con)
+            .unwrap();
+    }
+    let scanned = cli(s.port, &["--scan", "--pattern", "user:*"]);
+    let mut keys: Vec<&str> = scanned.lines().collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), 2500);
+    let info = cli(s.port, &["info"]);
+    assert!(info.contains("redis_version:7.0.15"), "{info}");
+    assert!(info.contains("db0:keys=2502,expires=0"), "{info}");
+    let stdin_cmds = run(
+        "bash",
+        &[
+            "-c".into(),
+            format!(
+                "printf 'SET a 1\\nINCR a\\nGET a\\n' | redis-cli -p {}",
+                s.port
+            ),
+        ],
+    );
+    assert_eq!(String::from_utf8_lossy(&stdin_cmds.stdout), "OK\n2\n2\n");
+}
+
+#[test]
+fn redis_benchmark_runs_without_errors() {
+    let s = common::Server::start();
+    let out = run(
+        "redis-benchmark",
+        &[
+            "-p",
+            &s.port.to_string(),
+            "-t",
+            "set,get,incr,mset",
+            "-P",
+            "16",
+            "-n",
+            "20000",
+            "--csv",
+        ]
+        .map(String::from),
+    );
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    for test in ["\"SET\"", "\"GET\"", "\"INCR\"", "\"MSET (10 keys)\""] {
+        assert!(
+            text.lines().any(|l| l.starts_with(test)),
+            "no {test} result in: {text}"
+        );
+    }
+    assert!(!text.to_lowercase().contains("error"), "{text}");
+    let mut con = s.client();
+    let counter: i64 = redis::cmd("GET")
+        .arg("counter:__rand_int__")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(counter, 20000);
+}
