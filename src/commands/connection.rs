@@ -113,7 +113,7 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     if !ctx.client.authenticated {
         return Err(CmdError::err(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
         ));
     }
     if let Some(name) = name {

@@ -114,8 +114,11 @@ impl Server {
             if let Ok(mut c) = TcpStream::connect(("127.0.0.1", self.port)) {
                 let _ = c.set_read_timeout(Some(Duration::from_secs(1)));
                 if c.write_all(b"PING\r\n").is_ok() {
+                    // "+PONG", or "-NOAUTH" when a password is required.
                     let mut buf = [0u8; 7];
-                    if c.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n" {
+                    if c.read_exact(&mut buf).is_ok()
+                        && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH")
+                    {
                         return;
                     }
                 }
