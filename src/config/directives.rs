@@ -267,4 +267,125 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
     },
+    Directive {
+        name: "hash-max-listpack-entries",
+        default: "512",
+        access: Access::Mutable,
+        doc: "Hashes with at most this many fields use the compact listpack encoding.",
+        get: |c| c.encodings.hash_max_listpack_entries.to_string(),
+        set: |c, v| {
+            c.encodings.hash_max_listpack_entries = parse_int(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "hash-max-ziplist-entries",
+        default: "512",
+        access: Access::Mutable,
+        doc: "Alias of hash-max-listpack-entries.",
+        get: |c| c.encodings.hash_max_listpack_entries.to_string(),
+        set: |c, v| {
+            c.encodings.hash_max_listpack_entries = parse_int(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "hash-max-listpack-value",
+        default: "64",
+        access: Access::Mutable,
+        doc: "Hashes whose fields and values are at most this long use the listpack encoding.",
+        get: |c| c.encodings.hash_max_listpack_value.to_string(),
+        set: |c, v| {
+            c.encodings.hash_max_listpack_value = parse_int(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "hash-max-ziplist-value",
+        default: "64",
+        access: Access::Mutable,
+        doc: "Alias of hash-max-listpack-value.",
+        get: |c| c.encodings.hash_max_listpack_value.to_string(),
+        set: |c, v| {
+            c.encodings.hash_max_listpack_value = parse_int(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "zset-max-listpack-entries",
+        default: "128",
+        access: Access::Mutable,
+        doc: "Sorted sets with at most this many members use the compact listpack encoding.",
+        get: |c| c.encodings.zset_max_listpack_entries.to_string(),
+        set: |c, v| {
+            c.encodings.zset_max_listpack_entries = parse_int(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "zset-max-ziplist-entries",
+        default: "128",
+        access: Access::Mutable,
+        doc: "Alias of zset-max-listpack-entries.",
+        get: |c| c.encodings.zset_max_listpack_entries.to_string(),
+        set: |c, v| {
+            c.encodings.zset_max_listpack_entries = parse_int(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "zset-max-listpack-value",
+        default: "64",
+        access: Access::Mutable,
+        doc: "Sorted sets whose members are at most this long use the listpack encoding.",
+        get: |c| c.encodings.zset_max_listpack_value.to_string(),
+        set: |c, v| {
+            c.encodings.zset_max_listpack_value = parse_int(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "zset-max-ziplist-value",
+        default: "64",
+        access: Access::Mutable,
+        doc: "Alias of zset-max-listpack-value.",
+        get: |c| c.encodings.zset_max_listpack_value.to_string(),
+        set: |c, v| {
+            c.encodings.zset_max_listpack_value = parse_int(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "set-max-intset-entries",
+        default: "512",
+        access: Access::Mutable,
+        doc: "Sets of integers with at most this many members use the compact intset encoding.",
+        get: |c| c.encodings.set_max_intset_entries.to_string(),
+        set: |c, v| {
+            c.encodings.set_max_intset_entries = parse_int(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "list-max-listpack-size",
+        default: "-2",
+        access: Access::Mutable,
+        doc: "Size of each list node: positive = entries, -1..-5 = 4/8/16/32/64 KB.",
+        get: |c| c.encodings.list_max_listpack_size.to_string(),
+        set: |c, v| {
+            c.encodings.list_max_listpack_size = parse_int(v, i64::MIN, i64::MAX)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "list-max-ziplist-size",
+        default: "-2",
+        access: Access::Mutable,
+        doc: "Alias of list-max-listpack-size.",
+        get: |c| c.encodings.list_max_listpack_size.to_string(),
+        set: |c, v| {
+            c.encodings.list_max_listpack_size = parse_int(v, i64::MIN, i64::MAX)?;
+            Ok(())
+        },
+    },
 ];

@@ -49,8 +49,29 @@ pub struct Config {
     pub requirepass: String,
     /// Worker threads; 0 = one per available core.
     pub threads: usize,
+    /// Thresholds of the compact collection encodings.
+    pub encodings: Encodings,
     /// The file the configuration was loaded from, if any.
     pub config_file: Option<PathBuf>,
+}
+
+/// Size limits up to which collections keep their compact encoding
+/// (Redis's `*-max-listpack-*` / `set-max-intset-entries` directives).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Encodings {
+    /// `hash-max-listpack-entries`.
+    pub hash_max_listpack_entries: usize,
+    /// `hash-max-listpack-value`.
+    pub hash_max_listpack_value: usize,
+    /// `zset-max-listpack-entries`.
+    pub zset_max_listpack_entries: usize,
+    /// `zset-max-listpack-value`.
+    pub zset_max_listpack_value: usize,
+    /// `set-max-intset-entries`.
+    pub set_max_intset_entries: usize,
+    /// `list-max-listpack-size`: positive = entries per node, negative =
+    /// node size class (-1 = 4 KB … -5 = 64 KB).
+    pub list_max_listpack_size: i64,
 }
 
 /// A configuration problem, worded for the user.
@@ -84,6 +105,7 @@ impl Default for Config {
             hz: 0,
             requirepass: String::new(),
             threads: 0,
+            encodings: Encodings::default(),
             config_file: None,
         };
         for d in DIRECTIVES {
