@@ -8,12 +8,15 @@ use parking_lot::MutexGuard;
 use super::Command;
 use crate::keyspace::{Db, MultiLock, Shard};
 use crate::protocol::reply::Reply;
+use crate::server::blocking::{Block, BlockedOp, HeldShards, ShardAccess};
 use crate::server::clients::ClientHandle;
 use crate::server::Server;
 
 /// Something the connection must do after the current command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Action {
+    /// Wait until a blocked command is served, unblocked or times out.
+    Block(Block),
     /// Write pending replies, then close (QUIT, protocol errors).
     Close,
     /// Pause this client before reading further (DEBUG SLEEP).
@@ -47,6 +50,8 @@ pub struct LocalStats {
     pub misses: u64,
     /// Error replies sent.
     pub errors: u64,
+    /// Keyspace modifications (`rdb_changes_since_last_save`).
+    pub dirty: u64,
 }
 
 /// State owned by one connection task.
@@ -115,6 +120,55 @@ impl<'a> Ctx<'a> {
         self.server
             .keyspace
             .lock_keys(self.cmd.keys(args).into_iter().map(|k| (db, k)))
+    }
+
+    /// Records that this command modified `key` in the selected database;
+    /// `event` is the keyspace-notification name of the change (`set`,
+    /// `del`, `lpush`, `hset`, `expire`, …). Every write path calls this
+    /// once per modified key, like Redis's `signalModifiedKey` +
+    /// `notifyKeyspaceEvent`: it counts the change for persistence, and is
+    /// where WATCH invalidation and keyspace notifications hook in.
+    pub fn modified(&mut self, key: &[u8], event: &'static str) {
+        self.client.stats.dirty += 1;
+        tracing::trace!(db = self.client.db, event, key = %String::from_utf8_lossy(key), "modified");
+    }
+
+    /// Blocks this client on `keys` until [`Ctx::serve_blocked`] serves it
+    /// with `op`, or `timeout` passes (`None` = forever). Call while holding
+    /// the keys' shard locks, after finding nothing to serve; write no reply.
+    pub fn block(&mut self, keys: Vec<Vec<u8>>, timeout: Option<Duration>, op: Box<dyn BlockedOp>) {
+        let block = self.server.blocking.block(
+            self.client.id,
+            self.client.db,
+            keys,
+            self.out.resp3,
+            timeout,
+            op,
+        );
+        self.client.action = Some(Action::Block(block));
+    }
+
+    /// Serves clients blocked on `key` after this command added data to
+    /// it; call while still holding the key's shard lock(s) via `shards`.
+    pub fn serve_blocked(&mut self, key: &[u8], shards: &mut dyn ShardAccess) {
+        let changed = self
+            .server
+            .blocking
+            .serve(self.client.db, key, self.now, shards);
+        for (key, event) in changed {
+            self.modified(&key, event);
+        }
+    }
+
+    /// Serves clients blocked on `key` when the command holds just that
+    /// key's shard.
+    pub fn serve_blocked_one(&mut self, key: &[u8], shard: &mut Shard) {
+        if self.server.blocking.count() == 0 {
+            return;
+        }
+        let keyspace = &self.server.keyspace;
+        let mut held = HeldShards::one(keyspace, self.client.db, key, shard);
+        self.serve_blocked(key, &mut held);
     }
 
     /// Counts a keyspace lookup for `INFO stats`.

@@ -13,6 +13,7 @@ use crate::util::num::parse_i64;
 /// Registers the family.
 pub fn register(t: &mut TableBuilder) {
     t.add_sub("client", "id", id);
+    t.add_sub("client", "unblock", unblock);
     t.add_sub("client", "setname", setname);
     t.add_sub("client", "getname", getname);
     t.add_sub("client", "list", list);
@@ -392,5 +393,23 @@ fn help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
             "    Prints this help.",
         ],
     );
+    Ok(())
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if the client was blocked.
+fn unblock(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let id = crate::commands::args::int(args[2])?;
+    let with_error = match args.get(3) {
+        None => false,
+        Some(a) if is(a, "TIMEOUT") => false,
+        Some(a) if is(a, "ERROR") => true,
+        Some(_) => {
+            return Err(CmdError::err(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    let done = id > 0 && ctx.server.blocking.unblock(id as u64, with_error);
+    ctx.out.int(done as i64);
     Ok(())
 }

@@ -9,6 +9,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::blocking::{Block, Wakeup};
 use super::clients::ClientHandle;
 use super::Server;
 use crate::command::{execute, Action, ClientState, Command};
@@ -145,6 +146,12 @@ impl Connection {
                             self.flush().await?;
                             tokio::time::sleep(d).await;
                         }
+                        Some(Action::Block(block)) => {
+                            if self.wait_blocked(block).await? {
+                                close = true;
+                                break;
+                            }
+                        }
                         Some(Action::Shutdown) => {
                             self.server.request_shutdown();
                             close = true;
@@ -175,6 +182,67 @@ impl Connection {
         self.parser.rebase(pos);
         self.server.stats.absorb(&mut self.client);
         Ok(close)
+    }
+
+    /// Waits for a blocked command's outcome while watching the socket for
+    /// a disconnect. Returns whether the connection must close.
+    async fn wait_blocked(&mut self, mut block: Block) -> std::io::Result<bool> {
+        self.flush().await?;
+        let server = self.server.clone();
+        let handle = self.client.handle.clone();
+        let deadline = block.deadline;
+        let expired = async move {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(expired);
+        let wakeup = loop {
+            if self.buf.capacity() - self.buf.len() < READ_CHUNK {
+                self.buf.reserve(READ_CHUNK);
+            }
+            tokio::select! {
+                w = &mut block.rx => break w.ok(),
+                _ = &mut expired => {
+                    if server.blocking.cancel(&block.waiter) {
+                        self.out.buf.extend_from_slice(&block.waiter.timeout_reply());
+                        return Ok(false);
+                    }
+                    // Served in the meantime: the reply is on its way.
+                    break (&mut block.rx).await.ok();
+                }
+                _ = handle.killed() => {
+                    server.blocking.cancel(&block.waiter);
+                    return Ok(true);
+                }
+                r = self.stream.read_buf(&mut self.buf) => match r {
+                    Ok(0) | Err(_) => {
+                        server.blocking.cancel(&block.waiter);
+                        return Ok(true);
+                    }
+                    Ok(n) => {
+                        server.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                },
+            }
+        };
+        match wakeup {
+            Some(Wakeup::Served(reply, then)) => {
+                self.out.buf.extend_from_slice(&reply);
+                if let Some(cmd) = then {
+                    let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
+                    let mut discarded = Reply {
+                        resp3: self.out.resp3,
+                        ..Reply::default()
+                    };
+                    execute(&server, &mut self.client, &mut discarded, &args);
+                }
+            }
+            Some(Wakeup::Unblocked(reply)) => self.out.buf.extend_from_slice(&reply),
+            None => {}
+        }
+        Ok(false)
     }
 
     async fn flush(&mut self) -> std::io::Result<()> {

@@ -1,5 +1,6 @@
 //! The server: shared state, listeners, background tasks and shutdown.
 
+pub mod blocking;
 pub mod clients;
 mod connection;
 mod cron;
@@ -38,6 +39,8 @@ pub struct Server {
     pub commands: &'static CommandTable,
     /// Connected clients.
     pub clients: Clients,
+    /// Clients blocked on keys.
+    pub blocking: blocking::Blocking,
     /// Counters for `INFO`.
     pub stats: Stats,
     /// Process start.
@@ -81,6 +84,7 @@ impl Server {
             keyspace: Keyspace::new(databases),
             commands: Box::leak(Box::new(commands)),
             clients: Clients::default(),
+            blocking: blocking::Blocking::default(),
             stats: Stats::default(),
             started: Instant::now(),
             run_id: new_run_id(),
