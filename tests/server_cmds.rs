@@ -611,3 +611,23 @@ fn errorstats_count_error_replies_by_code() {
     let text = info(&mut r, &["errorstats"]);
     assert_eq!(info_field(&text, "errorstat_ERR"), None);
 }
+
+#[test]
+fn rdb_changes_count_every_write() {
+    let s = common::Server::start();
+    let mut r = s.raw();
+    let changes = |r: &mut Raw| {
+        info_field(&info(r, &["persistence"]), "rdb_changes_since_last_save").unwrap()
+    };
+    assert_eq!(changes(&mut r), "0");
+    r.cmd(&["SET", "a", "1"]);
+    r.cmd(&["GET", "a"]);
+    r.cmd(&["INCR", "n"]);
+    r.cmd(&["SET", "b", "x", "NX"]);
+    r.cmd(&["SET", "b", "y", "NX"]);
+    r.cmd(&["DEL", "a", "missing"]);
+    r.cmd(&["EXPIRE", "b", "100"]);
+    assert_eq!(changes(&mut r), "5");
+    r.cmd(&["FLUSHALL"]);
+    assert_eq!(changes(&mut r), "7");
+}

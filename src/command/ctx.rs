@@ -129,8 +129,13 @@ impl<'a> Ctx<'a> {
     /// `notifyKeyspaceEvent`: it counts the change for persistence, and is
     /// where WATCH invalidation and keyspace notifications hook in.
     pub fn modified(&mut self, key: &[u8], event: &'static str) {
+        self.modified_in(self.client.db, key, event);
+    }
+
+    /// [`Ctx::modified`] for a key of database `db` (MOVE, COPY … DB).
+    pub fn modified_in(&mut self, db: usize, key: &[u8], event: &'static str) {
         self.client.stats.dirty += 1;
-        tracing::trace!(db = self.client.db, event, key = %String::from_utf8_lossy(key), "modified");
+        tracing::trace!(db, event, key = %String::from_utf8_lossy(key), "modified");
     }
 
     /// Blocks this client on `keys` until [`Ctx::serve_blocked`] serves it

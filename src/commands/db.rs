@@ -37,9 +37,12 @@ fn flush_mode(args: &[&[u8]]) -> Result<bool, CmdError> {
     }
 }
 
-/// Frees the old contents of flushed databases, on a background thread
-/// for `ASYNC` so the reply does not wait for the deallocation.
-fn dispose(old: Vec<Vec<Shard>>, background: bool) {
+/// Counts the flushed keys as changes, then frees the old contents, on a
+/// background thread for `ASYNC` so the reply does not wait for the
+/// deallocation.
+fn dispose(ctx: &mut Ctx, old: Vec<Vec<Shard>>, background: bool) {
+    let keys: usize = old.iter().flatten().map(Shard::len).sum();
+    ctx.client.stats.dirty += keys as u64;
     if background {
         std::thread::spawn(move || drop(old));
     } else {
@@ -51,7 +54,7 @@ fn dispose(old: Vec<Vec<Shard>>, background: bool) {
 fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let background = flush_mode(args)?;
     let old = ctx.server.keyspace.take_db(ctx.client.db);
-    dispose(vec![old], background);
+    dispose(ctx, vec![old], background);
     ctx.out.ok();
     Ok(())
 }
@@ -63,7 +66,7 @@ fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let old = (0..keyspace.db_count())
         .map(|db| keyspace.take_db(db))
         .collect();
-    dispose(old, background);
+    dispose(ctx, old, background);
     ctx.out.ok();
     Ok(())
 }
@@ -100,6 +103,10 @@ fn move_cmd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         locks.shard(dst, key).put_entry(entry);
     }
     drop(locks);
+    if moved {
+        ctx.modified_in(src, key, "move_from");
+        ctx.modified_in(dst, key, "move_to");
+    }
     ctx.out.int(moved as i64);
     Ok(())
 }
