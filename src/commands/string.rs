@@ -295,10 +295,8 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             shard.set_expire(key, at, now);
             ctx.modified(key, "expire");
         }
-        None if ext.has(PERSIST) => {
-            if shard.persist(key, now) {
-                ctx.modified(key, "persist");
-            }
+        None if ext.has(PERSIST) && shard.persist(key, now) => {
+            ctx.modified(key, "persist");
         }
         None => {}
     }

@@ -147,8 +147,8 @@ impl Connection {
                             tokio::time::sleep(d).await;
                         }
                         Some(Action::Block(block)) => {
-                            if self.wait_blocked(block).await? {
-                                close = true;
+                            close = self.wait_blocked(block).await?;
+                            if close {
                                 break;
                             }
                         }
