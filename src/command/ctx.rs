@@ -1,5 +1,6 @@
 //! Per-connection state and the context a command handler runs in.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +55,22 @@ pub struct LocalStats {
     pub dirty: u64,
 }
 
+/// Commands queued between MULTI and EXEC.
+#[derive(Default)]
+pub struct MultiState {
+    /// The queued commands, arguments copied.
+    pub queued: Vec<Vec<Vec<u8>>>,
+    /// A command was refused while queuing: EXEC must abort.
+    pub failed: bool,
+}
+
+impl MultiState {
+    /// Queues a command for EXEC.
+    pub fn queue(&mut self, args: &[&[u8]]) {
+        self.queued.push(args.iter().map(|a| a.to_vec()).collect());
+    }
+}
+
 /// State owned by one connection task.
 pub struct ClientState {
     /// Unique client id (`CLIENT ID`).
@@ -70,6 +87,17 @@ pub struct ClientState {
     pub stats: LocalStats,
     /// Information shared with other clients (`CLIENT LIST`, `KILL`).
     pub handle: Arc<ClientHandle>,
+    /// Set between MULTI and EXEC/DISCARD.
+    pub multi: Option<MultiState>,
+    /// Running inside EXEC: blocking commands don't block and waiters on
+    /// pushed keys are served once the transaction is done.
+    pub in_exec: bool,
+    /// Keys that received data during EXEC, served afterwards.
+    pub ready_keys: Vec<(usize, Vec<u8>)>,
+    /// WATCHed keys, with whether each was live when watched.
+    pub watched: Vec<(usize, Vec<u8>, bool)>,
+    /// Set when a watched key changes.
+    pub watch_dirty: Arc<AtomicBool>,
 }
 
 impl ClientState {
@@ -83,7 +111,23 @@ impl ClientState {
             action: None,
             stats: LocalStats::default(),
             handle,
+            multi: None,
+            in_exec: false,
+            ready_keys: Vec::new(),
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Forgets every WATCHed key (EXEC, DISCARD, UNWATCH, RESET, close).
+    pub fn unwatch_all(&mut self, server: &Server) {
+        let keys: Vec<(usize, Vec<u8>)> = self
+            .watched
+            .drain(..)
+            .map(|(db, key, _)| (db, key))
+            .collect();
+        server.watches.unwatch(self.id, &keys);
+        self.watch_dirty.store(false, Ordering::Release);
     }
 }
 
@@ -135,6 +179,7 @@ impl<'a> Ctx<'a> {
     /// [`Ctx::modified`] for a key of database `db` (MOVE, COPY … DB).
     pub fn modified_in(&mut self, db: usize, key: &[u8], event: &'static str) {
         self.client.stats.dirty += 1;
+        self.server.watches.touch(db, key);
         tracing::trace!(db, event, key = %String::from_utf8_lossy(key), "modified");
     }
 
@@ -142,6 +187,11 @@ impl<'a> Ctx<'a> {
     /// with `op`, or `timeout` passes (`None` = forever). Call while holding
     /// the keys' shard locks, after finding nothing to serve; write no reply.
     pub fn block(&mut self, keys: Vec<Vec<u8>>, timeout: Option<Duration>, op: Box<dyn BlockedOp>) {
+        if self.client.in_exec {
+            // Inside a transaction a blocking command times out at once.
+            op.timeout_reply(self.out);
+            return;
+        }
         let block = self.server.blocking.block(
             self.client.id,
             self.client.db,
@@ -156,6 +206,12 @@ impl<'a> Ctx<'a> {
     /// Serves clients blocked on `key` after this command added data to
     /// it; call while still holding the key's shard lock(s) via `shards`.
     pub fn serve_blocked(&mut self, key: &[u8], shards: &mut dyn ShardAccess) {
+        if self.client.in_exec {
+            if self.server.blocking.count() > 0 {
+                self.client.ready_keys.push((self.client.db, key.to_vec()));
+            }
+            return;
+        }
         let changed = self
             .server
             .blocking

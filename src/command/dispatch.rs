@@ -38,7 +38,7 @@ fn unknown_command(args: &[&[u8]]) -> Vec<u8> {
 }
 
 /// Resolves the command and subcommand, or returns the error to send.
-fn resolve(server: &Server, args: &[&[u8]]) -> Result<&'static Command, Vec<u8>> {
+pub fn resolve(server: &Server, args: &[&[u8]]) -> Result<&'static Command, Vec<u8>> {
     let Some(cmd) = server.commands.lookup(args[0]) else {
         return Err(unknown_command(args));
     };
@@ -85,11 +85,19 @@ pub fn execute(
             if let Some(cmd) = server.commands.lookup(args[0]) {
                 cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
             }
+            flag_transaction(client);
             reply_error(server, client, out, msg);
         }
         Ok(cmd) if !client.authenticated && !cmd.has(flags::NO_AUTH) => {
             cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            flag_transaction(client);
             reply_error(server, client, out, b"NOAUTH Authentication required.");
+        }
+        Ok(cmd) if client.multi.is_some() && !runs_inside_multi(cmd) => {
+            if let Some(multi) = client.multi.as_mut() {
+                multi.queue(args);
+            }
+            out.simple(b"QUEUED");
         }
         Ok(cmd) => run(server, client, out, cmd, args),
     }
@@ -107,16 +115,31 @@ pub fn execute(
     cmd
 }
 
+/// Runs a resolved command under the keyspace gate.
 fn run(server: &Server, client: &mut ClientState, out: &mut Reply, cmd: &Command, args: &[&[u8]]) {
+    let gate = &server.keyspace.gate;
+    if cmd.has(flags::EXCLUSIVE) {
+        let _exclusive = gate.write();
+        invoke(server, client, out, cmd, args);
+    } else {
+        let _shared = gate.read();
+        invoke(server, client, out, cmd, args);
+    }
+}
+
+/// Runs a resolved command's handler, the caller holding the gate (EXEC
+/// runs its queued commands this way while it holds the gate exclusively):
+/// answers errors and panics, and records statistics.
+pub fn invoke(
+    server: &Server,
+    client: &mut ClientState,
+    out: &mut Reply,
+    cmd: &Command,
+    args: &[&[u8]],
+) {
     let handler = cmd.handler.expect("resolved commands have handlers");
     let started = Instant::now();
     let result = {
-        let gate = &server.keyspace.gate;
-        let (_shared, _exclusive) = if cmd.has(flags::EXCLUSIVE) {
-            (None, Some(gate.write()))
-        } else {
-            (Some(gate.read()), None)
-        };
         let mut ctx = Ctx {
             server,
             client: &mut *client,
@@ -151,6 +174,21 @@ fn run(server: &Server, client: &mut ClientState, out: &mut Reply, cmd: &Command
         .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
     if failed {
         stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Commands that act at once even between MULTI and EXEC.
+fn runs_inside_multi(cmd: &Command) -> bool {
+    matches!(
+        cmd.name.as_str(),
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+/// A command refused while queuing makes the whole transaction fail.
+fn flag_transaction(client: &mut ClientState) {
+    if let Some(multi) = client.multi.as_mut() {
+        multi.failed = true;
     }
 }
 

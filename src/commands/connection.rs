@@ -143,6 +143,8 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.client.multi = None;
+    ctx.client.unwatch_all(ctx.server);
     ctx.client.db = 0;
     ctx.out.resp3 = false;
     ctx.client.reply_mode = ReplyMode::On;

@@ -51,8 +51,21 @@ fn dispose(ctx: &mut Ctx, old: Vec<Vec<Shard>>, background: bool) {
 }
 
 /// FLUSHDB [ASYNC|SYNC] (runs with the keyspace gate held exclusively).
+/// Invalidates WATCHes on keys of database `db` that exist in `db` or in
+/// `other` (the database swapped in), as Redis's touchAllWatchedKeysInDb.
+fn touch_watched(ctx: &Ctx, db: usize, other: usize) {
+    let keyspace = &ctx.server.keyspace;
+    for key in ctx.server.watches.keys_in(db) {
+        let exists = |d: usize| keyspace.db(d).lock(&key).peek(&key, ctx.now).is_some();
+        if exists(db) || exists(other) {
+            ctx.server.watches.touch(db, &key);
+        }
+    }
+}
+
 fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let background = flush_mode(args)?;
+    touch_watched(ctx, ctx.client.db, ctx.client.db);
     let old = ctx.server.keyspace.take_db(ctx.client.db);
     dispose(ctx, vec![old], background);
     ctx.out.ok();
@@ -62,6 +75,9 @@ fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// FLUSHALL [ASYNC|SYNC] (runs with the keyspace gate held exclusively).
 fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let background = flush_mode(args)?;
+    for db in 0..ctx.server.keyspace.db_count() {
+        touch_watched(ctx, db, db);
+    }
     let keyspace = &ctx.server.keyspace;
     let old = (0..keyspace.db_count())
         .map(|db| keyspace.take_db(db))
@@ -78,6 +94,8 @@ fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let databases = ctx.server.keyspace.db_count();
     let a = db_in_range(first as i64, databases)?;
     let b = db_in_range(second as i64, databases)?;
+    touch_watched(ctx, a, b);
+    touch_watched(ctx, b, a);
     ctx.server.keyspace.swap_dbs(a, b);
     ctx.out.ok();
     Ok(())

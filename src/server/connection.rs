@@ -67,6 +67,7 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, handle: Arc<ClientHan
         last_cmd: None,
     };
     let _ = conn.run().await;
+    conn.client.unwatch_all(&server);
     server.clients.unregister(id);
 }
 

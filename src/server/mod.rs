@@ -5,6 +5,7 @@ pub mod clients;
 mod connection;
 mod cron;
 pub mod stats;
+pub mod watch;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
@@ -41,6 +42,8 @@ pub struct Server {
     pub clients: Clients,
     /// Clients blocked on keys.
     pub blocking: blocking::Blocking,
+    /// Keys watched for transactions.
+    pub watches: watch::Watches,
     /// Counters for `INFO`.
     pub stats: Stats,
     /// Process start.
@@ -85,6 +88,7 @@ impl Server {
             commands: Box::leak(Box::new(commands)),
             clients: Clients::default(),
             blocking: blocking::Blocking::default(),
+            watches: watch::Watches::default(),
             stats: Stats::default(),
             started: Instant::now(),
             run_id: new_run_id(),
