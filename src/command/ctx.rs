@@ -11,6 +11,7 @@ use crate::keyspace::{Db, MultiLock, Shard};
 use crate::protocol::reply::Reply;
 use crate::server::blocking::{Block, BlockedOp, HeldShards, ShardAccess};
 use crate::server::clients::ClientHandle;
+use crate::server::pubsub::{Inbox, Kind, Subscriber};
 use crate::server::Server;
 
 /// Something the connection must do after the current command.
@@ -98,6 +99,31 @@ pub struct ClientState {
     pub watched: Vec<(usize, Vec<u8>, bool)>,
     /// Set when a watched key changes.
     pub watch_dirty: Arc<AtomicBool>,
+    /// Pub/Sub state, once the client subscribed to something.
+    pub subs: Subscriptions,
+}
+
+/// A client's subscriptions.
+#[derive(Default)]
+pub struct Subscriptions {
+    /// Its message queue, once created.
+    pub subscriber: Option<Arc<Subscriber>>,
+    /// The receiving end, drained by the connection.
+    pub inbox: Option<Inbox>,
+    /// Channels, patterns and shard channels, in subscription order.
+    pub names: [Vec<Vec<u8>>; 3],
+}
+
+impl Subscriptions {
+    /// Channels plus patterns (the count SUBSCRIBE and PSUBSCRIBE report).
+    pub fn classic(&self) -> usize {
+        self.names[0].len() + self.names[1].len()
+    }
+
+    /// Whether any subscription is active (RESP2 subscriber mode).
+    pub fn active(&self) -> bool {
+        self.names.iter().any(|n| !n.is_empty())
+    }
 }
 
 impl ClientState {
@@ -116,7 +142,19 @@ impl ClientState {
             ready_keys: Vec::new(),
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
+            subs: Subscriptions::default(),
         }
+    }
+
+    /// Drops every subscription (RESET, disconnect).
+    pub fn unsubscribe_all(&mut self, server: &Server) {
+        let kinds = [Kind::Channel, Kind::Pattern, Kind::Shard];
+        for (kind, names) in kinds.iter().zip(self.subs.names.iter_mut()) {
+            for name in names.drain(..) {
+                server.pubsub.unsubscribe(*kind, &name, self.id);
+            }
+        }
+        self.handle.info.lock().subscriptions = [0; 3];
     }
 
     /// Forgets every WATCHed key (EXEC, DISCARD, UNWATCH, RESET, close).

@@ -93,6 +93,10 @@ pub fn execute(
             flag_transaction(client);
             reply_error(server, client, out, b"NOAUTH Authentication required.");
         }
+        Ok(cmd) if !out.resp3 && client.subs.active() && !allowed_when_subscribed(cmd) => {
+            let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd.name);
+            reply_error(server, client, out, msg.as_bytes());
+        }
         Ok(cmd) if client.multi.is_some() && !runs_inside_multi(cmd) => {
             if let Some(multi) = client.multi.as_mut() {
                 multi.queue(args);
@@ -182,6 +186,22 @@ fn runs_inside_multi(cmd: &Command) -> bool {
     matches!(
         cmd.name.as_str(),
         "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+/// Commands a RESP2 client may send while subscribed.
+fn allowed_when_subscribed(cmd: &Command) -> bool {
+    matches!(
+        cmd.name.as_str(),
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
     )
 }
 

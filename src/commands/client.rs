@@ -143,10 +143,14 @@ fn client_type(arg: &[u8]) -> Result<ClientType, CmdError> {
     }
 }
 
-/// The type of a connected client: ferrokv has no replication or
-/// subscriptions yet, so every client is a normal one.
-fn type_of(_client: &ClientHandle) -> ClientType {
-    ClientType::Normal
+/// The type of a connected client: subscribers are `pubsub`, everyone
+/// else `normal` (no replication yet).
+fn type_of(client: &ClientHandle) -> ClientType {
+    if client.info.lock().subscriptions.iter().any(|&n| n > 0) {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
+    }
 }
 
 /// Makes the caller's own `CLIENT LIST` line current: the connection

@@ -9,6 +9,7 @@ pub mod expire;
 pub mod info;
 pub mod introspect;
 pub mod keys;
+pub mod pubsub;
 pub mod server;
 pub mod string;
 pub mod transaction;
@@ -25,6 +26,7 @@ pub fn register_all(t: &mut TableBuilder) {
     info::register(t);
     introspect::register(t);
     server::register(t);
+    pubsub::register(t);
     string::register(t);
     transaction::register(t);
 }

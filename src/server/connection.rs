@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 
 use super::blocking::{Block, Wakeup};
 use super::clients::ClientHandle;
+use super::pubsub::Inbox;
 use super::Server;
 use crate::command::{execute, Action, ClientState, Command};
 use crate::protocol::reply::Reply;
@@ -34,6 +35,18 @@ fn with_args<R>(buf: &[u8], spans: &[(usize, usize)], f: impl FnOnce(&[&[u8]]) -
     } else {
         let args: Vec<&[u8]> = spans.iter().map(|&(s, e)| &buf[s..e]).collect();
         f(&args)
+    }
+}
+
+/// The next published message for this client; never resolves for a
+/// client without subscriptions.
+async fn next_message(inbox: &mut Option<Inbox>) -> Vec<u8> {
+    match inbox {
+        Some(rx) => match rx.recv().await {
+            Some(msg) => msg,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
     }
 }
 
@@ -68,6 +81,7 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, handle: Arc<ClientHan
     };
     let _ = conn.run().await;
     conn.client.unwatch_all(&server);
+    conn.client.unsubscribe_all(&server);
     server.clients.unregister(id);
 }
 
@@ -86,10 +100,15 @@ impl Connection {
                 let c = self.server.config.read();
                 (c.timeout, c.client_query_buffer_limit, c.proto_max_bulk_len)
             };
+            let idle_limit = timeout > 0 && !self.client.subs.active();
             let n = tokio::select! {
                 r = self.stream.read_buf(&mut self.buf) => r?,
+                msg = next_message(&mut self.client.subs.inbox) => {
+                    self.deliver_messages(msg).await?;
+                    continue;
+                }
                 _ = &mut killed => return Ok(Close::Now),
-                _ = tokio::time::sleep(Duration::from_secs(timeout)), if timeout > 0 => {
+                _ = tokio::time::sleep(Duration::from_secs(timeout)), if idle_limit => {
                     return Ok(Close::Now);
                 }
             };
@@ -185,6 +204,30 @@ impl Connection {
         Ok(close)
     }
 
+    /// Writes a published message and whatever else is already queued.
+    async fn deliver_messages(&mut self, first: Vec<u8>) -> std::io::Result<()> {
+        let mut total = first.len();
+        self.out.buf.extend_from_slice(&first);
+        while self.out.buf.len() < FLUSH_AT {
+            let Some(msg) = self
+                .client
+                .subs
+                .inbox
+                .as_mut()
+                .and_then(|rx| rx.try_recv().ok())
+            else {
+                break;
+            };
+            total += msg.len();
+            self.out.buf.extend_from_slice(&msg);
+        }
+        self.flush().await?;
+        if let Some(sub) = &self.client.subs.subscriber {
+            sub.written(total);
+        }
+        Ok(())
+    }
+
     /// Waits for a blocked command's outcome while watching the socket for
     /// a disconnect. Returns whether the connection must close.
     async fn wait_blocked(&mut self, mut block: Block) -> std::io::Result<bool> {
@@ -250,7 +293,15 @@ impl Connection {
         if self.out.buf.is_empty() {
             return Ok(());
         }
-        self.stream.write_all(&self.out.buf).await?;
+        // A client that stops reading must not pin its task forever: a
+        // kill (CLIENT KILL, output buffer limits) interrupts the write.
+        let handle = self.client.handle.clone();
+        tokio::select! {
+            r = self.stream.write_all(&self.out.buf) => r?,
+            _ = handle.killed() => {
+                return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "client killed"));
+            }
+        }
         self.server
             .stats
             .net_output_bytes

@@ -4,6 +4,7 @@ pub mod blocking;
 pub mod clients;
 mod connection;
 mod cron;
+pub mod pubsub;
 pub mod stats;
 pub mod watch;
 
@@ -44,6 +45,8 @@ pub struct Server {
     pub blocking: blocking::Blocking,
     /// Keys watched for transactions.
     pub watches: watch::Watches,
+    /// Pub/Sub subscriptions.
+    pub pubsub: pubsub::PubSub,
     /// Counters for `INFO`.
     pub stats: Stats,
     /// Process start.
@@ -89,6 +92,7 @@ impl Server {
             clients: Clients::default(),
             blocking: blocking::Blocking::default(),
             watches: watch::Watches::default(),
+            pubsub: pubsub::PubSub::default(),
             stats: Stats::default(),
             started: Instant::now(),
             run_id: new_run_id(),
