@@ -14,6 +14,7 @@ use super::clients::ClientHandle;
 use super::pubsub::Inbox;
 use super::Server;
 use crate::command::{execute, Action, ClientState, Command};
+use crate::config::BufferLimit;
 use crate::protocol::reply::Reply;
 use crate::protocol::request::{Limits, Parsed, Parser};
 
@@ -64,6 +65,8 @@ struct Connection {
     out: Reply,
     client: ClientState,
     last_cmd: Option<&'static Command>,
+    /// `client-output-buffer-limit normal`, refreshed per batch.
+    out_limit: BufferLimit,
 }
 
 /// Serves one accepted connection until it closes.
@@ -78,6 +81,7 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, handle: Arc<ClientHan
         parser: Parser::default(),
         out: Reply::new(),
         last_cmd: None,
+        out_limit: BufferLimit::default(),
     };
     let _ = conn.run().await;
     conn.client.unwatch_all(&server);
@@ -98,6 +102,7 @@ impl Connection {
             }
             let (timeout, query_limit, max_bulk) = {
                 let c = self.server.config.read();
+                self.out_limit = c.output_limits.normal;
                 (c.timeout, c.client_query_buffer_limit, c.proto_max_bulk_len)
             };
             let idle_limit = timeout > 0 && !self.client.subs.active();
@@ -177,6 +182,16 @@ impl Connection {
                             close = true;
                             break;
                         }
+                    }
+                    let hard = self.out_limit.hard;
+                    if hard > 0 && self.out.buf.len() as u64 > hard {
+                        tracing::warn!(
+                            client = %self.client.handle.addr,
+                            "Client closed for overcoming of output buffer limits (hard normal limit)"
+                        );
+                        self.out.buf.clear();
+                        close = true;
+                        break;
                     }
                     if self.out.buf.len() >= FLUSH_AT {
                         self.flush().await?;
@@ -296,10 +311,21 @@ impl Connection {
         // A client that stops reading must not pin its task forever: a
         // kill (CLIENT KILL, output buffer limits) interrupts the write.
         let handle = self.client.handle.clone();
+        // Output over the soft limit may take at most soft_seconds to drain.
+        let limit = self.out_limit;
+        let over_soft = limit.soft > 0 && self.out.buf.len() as u64 > limit.soft;
+        let drain_deadline = Duration::from_secs(limit.soft_seconds);
         tokio::select! {
             r = self.stream.write_all(&self.out.buf) => r?,
             _ = handle.killed() => {
                 return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "client killed"));
+            }
+            _ = tokio::time::sleep(drain_deadline), if over_soft => {
+                tracing::warn!(
+                    client = %self.client.handle.addr,
+                    "Client closed for overcoming of output buffer limits (soft normal limit)"
+                );
+                return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "output buffer soft limit"));
             }
         }
         self.server
