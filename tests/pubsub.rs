@@ -162,3 +162,47 @@ fn a_subscriber_that_does_not_read_is_disconnected_at_the_hard_limit() {
     );
     assert_eq!(admin.cmd(&["PING"]), b"+PONG\r\n");
 }
+
+#[test]
+fn monitor_streams_commands_in_redis_format() {
+    let s = common::Server::start();
+    let mut mon = s.raw();
+    assert_eq!(mon.cmd(&["MONITOR"]), b"+OK\r\n");
+    let mut c = s.raw();
+    let addr = {
+        let line = c.cmd_str(&["CLIENT", "INFO"]);
+        line.split(' ')
+            .find_map(|f| f.strip_prefix("addr="))
+            .unwrap()
+            .to_string()
+    };
+    c.cmd(&["SET", "a\x00b", "\"x\"\n"]);
+    c.cmd(&["SELECT", "2"]);
+    c.cmd(&["GET", "k"]);
+    c.cmd(&["CONFIG", "GET", "port"]);
+    c.cmd(&["AUTH", "secret"]);
+    let mut lines = Vec::new();
+    for _ in 0..5 {
+        lines.push(String::from_utf8(mon.read_frame()).unwrap());
+    }
+    let strip = |l: &str| {
+        let (stamp, rest) = l.trim_end().split_once(' ').unwrap();
+        let (secs, micros) = stamp.trim_start_matches('+').split_once('.').unwrap();
+        assert!(secs.parse::<u64>().is_ok() && micros.len() == 6, "{l}");
+        rest.to_string()
+    };
+    let rest: Vec<String> = lines.iter().map(|l| strip(l)).collect();
+    assert_eq!(rest[0], format!("[0 {addr}] \"CLIENT\" \"INFO\""));
+    assert_eq!(
+        rest[1],
+        format!("[0 {addr}] \"SET\" \"a\\x00b\" \"\\\"x\\\"\\n\"")
+    );
+    assert_eq!(rest[2], format!("[2 {addr}] \"SELECT\" \"2\""));
+    assert_eq!(rest[3], format!("[2 {addr}] \"GET\" \"k\""));
+    // CONFIG is an admin command: not shown. AUTH's secret is redacted.
+    assert_eq!(rest[4], format!("[2 {addr}] \"AUTH\" \"(redacted)\""));
+    assert_eq!(
+        mon.cmd_str(&["GET", "x"]),
+        "-ERR Replica can't interact with the keyspace\r\n"
+    );
+}

@@ -112,9 +112,22 @@ pub struct Subscriptions {
     pub inbox: Option<Inbox>,
     /// Channels, patterns and shard channels, in subscription order.
     pub names: [Vec<Vec<u8>>; 3],
+    /// In MONITOR mode.
+    pub monitoring: bool,
 }
 
 impl Subscriptions {
+    /// The client's message queue, created on first use.
+    pub fn queue(&mut self, handle: &Arc<ClientHandle>, resp3: bool) -> Arc<Subscriber> {
+        if let Some(s) = &self.subscriber {
+            return s.clone();
+        }
+        let (sub, inbox) = Subscriber::new(handle.clone(), resp3);
+        self.subscriber = Some(sub.clone());
+        self.inbox = Some(inbox);
+        sub
+    }
+
     /// Channels plus patterns (the count SUBSCRIBE and PSUBSCRIBE report).
     pub fn classic(&self) -> usize {
         self.names[0].len() + self.names[1].len()
@@ -155,6 +168,10 @@ impl ClientState {
             }
         }
         self.handle.info.lock().subscriptions = [0; 3];
+        if self.subs.monitoring {
+            server.monitors.remove(self.id);
+            self.subs.monitoring = false;
+        }
     }
 
     /// Forgets every WATCHed key (EXEC, DISCARD, UNWATCH, RESET, close).

@@ -8,7 +8,7 @@ use super::ctx::ReplyMode;
 use super::{c_str, flags, ClientState, Command, Ctx};
 use crate::protocol::reply::Reply;
 use crate::server::Server;
-use crate::util::time::now_ms;
+use crate::util::time::{now_ms, now_us};
 
 /// Redis quotes at most this much of the arguments in errors.
 const ERR_ARGS_MAX: usize = 128;
@@ -97,6 +97,14 @@ pub fn execute(
             let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd.name);
             reply_error(server, client, out, msg.as_bytes());
         }
+        Ok(cmd) if client.subs.monitoring && cmd.has(flags::READONLY | flags::WRITE) => {
+            reply_error(
+                server,
+                client,
+                out,
+                b"ERR Replica can't interact with the keyspace",
+            );
+        }
         Ok(cmd) if client.multi.is_some() && !runs_inside_multi(cmd) => {
             if let Some(multi) = client.multi.as_mut() {
                 multi.queue(args);
@@ -171,6 +179,14 @@ pub fn invoke(
             true
         }
     };
+    if server.monitors.active() && !cmd.has(flags::SKIP_MONITOR | flags::ADMIN) {
+        // Monitors count as replicas for output buffer limits, as in Redis.
+        let limit = server.config.read().output_limits.replica;
+        let started_us = now_us().saturating_sub(started.elapsed().as_micros() as u64);
+        server
+            .monitors
+            .feed(started_us, client.db, &client.handle.addr, args, limit);
+    }
     let stats = &cmd.stats;
     stats.calls.fetch_add(1, Ordering::Relaxed);
     stats

@@ -2,7 +2,7 @@
 //! PUBSUB.
 
 use crate::command::{CmdResult, Ctx, TableBuilder};
-use crate::server::pubsub::{Kind, Subscriber};
+use crate::server::pubsub::Kind;
 
 /// Registers the family.
 pub fn register(t: &mut TableBuilder) {
@@ -64,15 +64,7 @@ fn publish_counts(ctx: &Ctx) {
 }
 
 fn subscribe_generic(ctx: &mut Ctx, args: &[&[u8]], kind: Kind) -> CmdResult {
-    let subscriber = match &ctx.client.subs.subscriber {
-        Some(s) => s.clone(),
-        None => {
-            let (sub, inbox) = Subscriber::new(ctx.client.handle.clone(), ctx.out.resp3);
-            ctx.client.subs.subscriber = Some(sub.clone());
-            ctx.client.subs.inbox = Some(inbox);
-            sub
-        }
-    };
+    let subscriber = ctx.client.subs.queue(&ctx.client.handle, ctx.out.resp3);
     for name in &args[1..] {
         let list = &mut ctx.client.subs.names[kind.index()];
         if !list.iter().any(|n| n == name) {

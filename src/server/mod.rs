@@ -4,6 +4,7 @@ pub mod blocking;
 pub mod clients;
 mod connection;
 mod cron;
+pub mod monitor;
 pub mod pubsub;
 pub mod stats;
 pub mod watch;
@@ -47,6 +48,8 @@ pub struct Server {
     pub watches: watch::Watches,
     /// Pub/Sub subscriptions.
     pub pubsub: pubsub::PubSub,
+    /// Clients in MONITOR mode.
+    pub monitors: monitor::Monitors,
     /// Counters for `INFO`.
     pub stats: Stats,
     /// Process start.
@@ -93,6 +96,7 @@ impl Server {
             blocking: blocking::Blocking::default(),
             watches: watch::Watches::default(),
             pubsub: pubsub::PubSub::default(),
+            monitors: monitor::Monitors::default(),
             stats: Stats::default(),
             started: Instant::now(),
             run_id: new_run_id(),

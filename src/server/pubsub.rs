@@ -54,6 +54,16 @@ impl Subscriber {
         self.resp3.store(resp3, Ordering::Relaxed);
     }
 
+    /// The client's id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Queues bytes already encoded for this client (MONITOR lines).
+    pub fn send_raw(&self, msg: Vec<u8>, limit: BufferLimit) {
+        self.deliver(msg, limit);
+    }
+
     /// Bytes queued for this client.
     pub fn pending(&self) -> usize {
         self.pending.load(Ordering::Relaxed)
