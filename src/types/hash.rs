@@ -32,7 +32,8 @@ pub struct Hash {
 
 enum Repr {
     Pack(Pack),
-    Table(Table),
+    /// Boxed so a small hash's header stays small.
+    Table(Box<Table>),
 }
 
 impl Default for Repr {
@@ -41,14 +42,13 @@ impl Default for Repr {
     }
 }
 
-/// Field/value pairs in insertion order in one buffer: every string is a
-/// LEB128 length followed by its bytes (one byte of overhead for strings
-/// under 128 bytes, less than a Redis listpack entry).
+/// Field/value pairs in insertion order in one exact-size buffer: the
+/// number of pairs, then every string, each as a LEB128 length followed
+/// by its bytes (one byte of overhead for strings under 128 bytes, less
+/// than a Redis listpack entry). Empty when the hash is.
 #[derive(Clone, Default)]
 struct Pack {
-    /// Number of pairs.
-    pairs: u32,
-    buf: Vec<u8>,
+    buf: Box<[u8]>,
 }
 
 /// One field and its value in a single allocation (`field ++ value`).
@@ -104,41 +104,54 @@ impl Table {
     }
 }
 
-/// Appends `s` with its LEB128 length prefix.
-fn put_str(buf: &mut Vec<u8>, s: &[u8]) {
-    let mut n = s.len();
+/// Appends `n` in LEB128.
+fn put_varint(buf: &mut Vec<u8>, mut n: usize) {
     while n >= 0x80 {
         buf.push((n as u8) | 0x80);
         n >>= 7;
     }
     buf.push(n as u8);
+}
+
+/// Reads a LEB128 number at `pos`; returns it and the position after it.
+fn get_varint(buf: &[u8], mut pos: usize) -> (usize, usize) {
+    let mut n = 0usize;
+    let mut shift = 0;
+    loop {
+        let b = buf[pos];
+        pos += 1;
+        n |= ((b & 0x7f) as usize) << shift;
+        if b & 0x80 == 0 {
+            return (n, pos);
+        }
+        shift += 7;
+    }
+}
+
+/// Bytes [`put_varint`] writes for `n`.
+fn varint_len(mut n: usize) -> usize {
+    let mut len = 1;
+    while n >= 0x80 {
+        len += 1;
+        n >>= 7;
+    }
+    len
+}
+
+/// Appends `s` with its length prefix.
+fn put_str(buf: &mut Vec<u8>, s: &[u8]) {
+    put_varint(buf, s.len());
     buf.extend_from_slice(s);
 }
 
 /// Bytes [`put_str`] writes for `s`.
 fn encoded_len(s: &[u8]) -> usize {
-    let mut n = s.len() >> 7;
-    let mut prefix = 1;
-    while n > 0 {
-        prefix += 1;
-        n >>= 7;
-    }
-    prefix + s.len()
+    varint_len(s.len()) + s.len()
 }
 
 /// Reads the string at `pos`; returns it and the position after it.
-fn get_str(buf: &[u8], mut pos: usize) -> (&[u8], usize) {
-    let mut len = 0usize;
-    let mut shift = 0;
-    loop {
-        let b = buf[pos];
-        pos += 1;
-        len |= ((b & 0x7f) as usize) << shift;
-        if b & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-    }
+fn get_str(buf: &[u8], pos: usize) -> (&[u8], usize) {
+    let (len, pos) = get_varint(buf, pos);
     (&buf[pos..pos + len], pos + len)
 }
 
@@ -151,15 +164,28 @@ struct Slot {
 }
 
 impl Pack {
+    /// Number of pairs and where the first one starts.
+    fn header(&self) -> (usize, usize) {
+        if self.buf.is_empty() {
+            (0, 0)
+        } else {
+            get_varint(&self.buf, 0)
+        }
+    }
+
+    fn pairs(&self) -> usize {
+        self.header().0
+    }
+
     fn iter(&self) -> PackIter<'_> {
         PackIter {
             buf: &self.buf,
-            pos: 0,
+            pos: self.header().1,
         }
     }
 
     fn find(&self, field: &[u8]) -> Option<Slot> {
-        let mut pos = 0;
+        let mut pos = self.header().1;
         while pos < self.buf.len() {
             let (f, value_at) = get_str(&self.buf, pos);
             let (_, end) = get_str(&self.buf, value_at);
@@ -180,27 +206,42 @@ impl Pack {
             .map(|slot| get_str(&self.buf, slot.value_at).0)
     }
 
+    /// Replaces the bytes in `range` with `with` and the pair count with
+    /// `pairs`, leaving an exact-size buffer (as a listpack is), or none
+    /// when no pair is left.
+    fn edit(&mut self, range: std::ops::Range<usize>, with: &[u8], pairs: usize) {
+        let (old_pairs, body) = self.header();
+        let mut v = std::mem::take(&mut self.buf).into_vec();
+        if pairs == 0 {
+            return;
+        }
+        let grow = (with.len() + varint_len(pairs)).saturating_sub(range.len() + body);
+        v.reserve_exact(grow);
+        v.splice(range, with.iter().copied());
+        if old_pairs != pairs || body == 0 {
+            let mut head = Vec::with_capacity(varint_len(pairs));
+            put_varint(&mut head, pairs);
+            v.splice(0..body, head);
+        }
+        self.buf = v.into_boxed_slice();
+    }
+
     /// Sets a field; returns whether it is new.
     fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+        let pairs = self.pairs();
         match self.find(field) {
             Some(slot) => {
                 let mut enc = Vec::with_capacity(encoded_len(value));
                 put_str(&mut enc, value);
-                let old = slot.end - slot.value_at;
-                if enc.len() > old {
-                    self.buf.reserve_exact(enc.len() - old);
-                }
-                self.buf.splice(slot.value_at..slot.end, enc);
-                self.trim();
+                self.edit(slot.value_at..slot.end, &enc, pairs);
                 false
             }
             None => {
-                // Exact growth keeps the buffer as tight as a listpack.
-                self.buf
-                    .reserve_exact(encoded_len(field) + encoded_len(value));
-                put_str(&mut self.buf, field);
-                put_str(&mut self.buf, value);
-                self.pairs += 1;
+                let mut enc = Vec::with_capacity(encoded_len(field) + encoded_len(value));
+                put_str(&mut enc, field);
+                put_str(&mut enc, value);
+                let end = self.buf.len();
+                self.edit(end..end, &enc, pairs + 1);
                 true
             }
         }
@@ -210,17 +251,8 @@ impl Pack {
         let Some(slot) = self.find(field) else {
             return false;
         };
-        self.buf.drain(slot.start..slot.end);
-        self.pairs -= 1;
-        self.trim();
+        self.edit(slot.start..slot.end, &[], self.pairs() - 1);
         true
-    }
-
-    /// Gives back spare capacity left by shrinking edits.
-    fn trim(&mut self) {
-        if self.buf.capacity() - self.buf.len() > self.buf.len() / 4 + 16 {
-            self.buf.shrink_to_fit();
-        }
     }
 }
 
@@ -271,7 +303,7 @@ impl Clone for Hash {
                 for p in t.dict.iter() {
                     copy.insert(p.field(), p.value());
                 }
-                Repr::Table(copy)
+                Repr::Table(Box::new(copy))
             }
         };
         Hash { repr }
@@ -287,7 +319,7 @@ impl Hash {
     /// Number of fields.
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Pack(p) => p.pairs as usize,
+            Repr::Pack(p) => p.pairs(),
             Repr::Table(t) => t.dict.len(),
         }
     }
@@ -308,11 +340,14 @@ impl Hash {
     /// Approximate heap bytes used (for MEMORY USAGE).
     pub fn heap_size(&self) -> usize {
         match &self.repr {
-            Repr::Pack(p) => p.buf.capacity(),
+            Repr::Pack(p) => p.buf.len(),
             Repr::Table(t) => {
                 // Each pair is a chain node (link + pair) plus its bytes.
                 let node = std::mem::size_of::<Pair>() + std::mem::size_of::<usize>();
-                t.dict.buckets() * std::mem::size_of::<usize>() + t.dict.len() * node + t.bytes
+                std::mem::size_of::<Table>()
+                    + t.dict.buckets() * std::mem::size_of::<usize>()
+                    + t.dict.len() * node
+                    + t.bytes
             }
         }
     }
@@ -359,7 +394,7 @@ impl Hash {
         for (f, v) in p.iter() {
             table.insert(f, v);
         }
-        self.repr = Repr::Table(table);
+        self.repr = Repr::Table(Box::new(table));
     }
 
     /// Sets `field` to `value`, converting to the table encoding when the
@@ -373,7 +408,7 @@ impl Hash {
                 let new = p.set(field, value);
                 // Checked after updates too, as Redis does, so a lowered
                 // limit converts on the next write.
-                if p.pairs as usize > limits.max_entries {
+                if p.pairs() > limits.max_entries {
                     self.convert();
                 }
                 new
@@ -451,7 +486,7 @@ impl Hash {
     pub fn random(&self) -> Option<(&[u8], &[u8])> {
         match &self.repr {
             Repr::Pack(p) => {
-                let n = p.pairs as u64;
+                let n = p.pairs() as u64;
                 if n == 0 {
                     return None;
                 }
@@ -550,6 +585,32 @@ mod tests {
         assert_eq!(h.get(&big), Some(&b"v"[..]));
         assert_eq!(h.get(b"f"), Some(&big[..]));
         assert_eq!(h.encoding(), "listpack");
+    }
+
+    #[test]
+    fn pack_buffer_is_exact_and_counts_past_127() {
+        let limits = Limits {
+            max_entries: 1000,
+            max_value: 64,
+        };
+        let mut h = Hash::new();
+        for i in 0..200 {
+            assert!(h.set(format!("{i}").as_bytes(), b"v", limits));
+        }
+        assert_eq!(h.len(), 200);
+        for i in 0..150 {
+            assert!(h.remove(format!("{i}").as_bytes()));
+        }
+        assert_eq!(h.len(), 50);
+        assert_eq!(h.iter().count(), 50);
+        assert_eq!(h.get(b"199"), Some(&b"v"[..]));
+        for i in 150..200 {
+            assert!(h.remove(format!("{i}").as_bytes()));
+        }
+        assert!(h.is_empty());
+        assert_eq!(h.heap_size(), 0);
+        // The box a `Value::Hash` points to is a 16-byte allocation.
+        assert_eq!(std::mem::size_of::<Hash>(), 16);
     }
 
     #[test]
