@@ -285,13 +285,18 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 /// Writes HRANDFIELD pairs: fields only, or field and value flat (RESP2)
 /// or as two-element arrays (RESP3).
-fn reply_pairs(ctx: &mut Ctx, pairs: &[(&[u8], &[u8])], with_values: bool) {
+fn reply_pairs<'a>(
+    ctx: &mut Ctx,
+    n: usize,
+    pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+    with_values: bool,
+) {
     if with_values && !ctx.out.resp3 {
-        ctx.out.array(pairs.len() * 2);
+        ctx.out.array(n * 2);
     } else {
-        ctx.out.array(pairs.len());
+        ctx.out.array(n);
     }
-    for (f, v) in pairs {
+    for (f, v) in pairs.take(n) {
         if with_values && ctx.out.resp3 {
             ctx.out.array(2);
         }
@@ -330,12 +335,12 @@ fn hrandfield(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             return;
         };
         let n = count.unsigned_abs() as usize;
-        let pairs = if count < 0 {
-            h.random_with_repeats(n)
+        if count < 0 {
+            reply_pairs(ctx, n, h.random_stream(), with_values);
         } else {
-            h.random_distinct(n)
-        };
-        reply_pairs(ctx, &pairs, with_values);
+            let pairs = h.random_distinct(n);
+            reply_pairs(ctx, pairs.len(), pairs.into_iter(), with_values);
+        }
     })
 }
 

@@ -496,21 +496,25 @@ impl Hash {
         }
     }
 
-    /// `count` random pairs, possibly repeated (HRANDFIELD's negative
-    /// count).
-    pub fn random_with_repeats(&self, count: usize) -> Vec<(&[u8], &[u8])> {
-        if self.is_empty() {
-            return Vec::new();
-        }
-        match &self.repr {
-            Repr::Pack(p) => {
-                let all: Vec<_> = p.iter().collect();
-                (0..count)
-                    .map(|_| all[(random_u64() % all.len() as u64) as usize])
-                    .collect()
+    /// An endless stream of random pairs, possibly repeated (HRANDFIELD's
+    /// negative count takes as many as asked, without collecting them
+    /// first). Empty for an empty hash.
+    pub fn random_stream(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        // The compact form is indexed once instead of walked per pick.
+        let index: Vec<(&[u8], &[u8])> = match &self.repr {
+            Repr::Pack(p) => p.iter().collect(),
+            Repr::Table(_) => Vec::new(),
+        };
+        let empty = self.is_empty();
+        std::iter::repeat_with(move || {
+            if index.is_empty() {
+                self.random()
+            } else {
+                Some(index[(random_u64() % index.len() as u64) as usize])
             }
-            Repr::Table(_) => (0..count).filter_map(|_| self.random()).collect(),
-        }
+        })
+        .take_while(move |_| !empty)
+        .flatten()
     }
 
     /// `count` distinct random pairs (all of them when `count` reaches the
@@ -642,7 +646,8 @@ mod tests {
             let distinct: HashSet<_> = s.iter().map(|p| p.0).collect();
             assert_eq!(distinct.len(), s.len());
         }
-        assert_eq!(h.random_with_repeats(50).len(), 50);
+        assert_eq!(h.random_stream().take(50).count(), 50);
+        assert_eq!(Hash::new().random_stream().count(), 0);
     }
 
     #[derive(Debug, Clone)]
