@@ -6,6 +6,7 @@ pub mod client;
 pub mod connection;
 pub mod db;
 pub mod expire;
+pub mod hash;
 pub mod info;
 pub mod introspect;
 pub mod keys;
@@ -22,6 +23,7 @@ pub fn register_all(t: &mut TableBuilder) {
     connection::register(t);
     db::register(t);
     expire::register(t);
+    hash::register(t);
     keys::register(t);
     info::register(t);
     introspect::register(t);
