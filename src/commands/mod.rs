@@ -10,6 +10,7 @@ pub mod info;
 pub mod introspect;
 pub mod keys;
 pub mod server;
+pub mod set;
 pub mod string;
 
 use crate::command::TableBuilder;
@@ -24,5 +25,6 @@ pub fn register_all(t: &mut TableBuilder) {
     info::register(t);
     introspect::register(t);
     server::register(t);
+    set::register(t);
     string::register(t);
 }
