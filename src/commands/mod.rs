@@ -12,6 +12,7 @@ pub mod introspect;
 pub mod keys;
 pub mod pubsub;
 pub mod server;
+pub mod set;
 pub mod string;
 pub mod transaction;
 
@@ -29,6 +30,7 @@ pub fn register_all(t: &mut TableBuilder) {
     introspect::register(t);
     server::register(t);
     pubsub::register(t);
+    set::register(t);
     string::register(t);
     transaction::register(t);
 }
