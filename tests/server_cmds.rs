@@ -631,3 +631,26 @@ fn rdb_changes_count_every_write() {
     r.cmd(&["FLUSHALL"]);
     assert_eq!(changes(&mut r), "7");
 }
+
+#[test]
+fn memory_usage_grows_with_the_value() {
+    let s = common::Server::start();
+    let mut r = s.raw();
+    let usage = |r: &mut Raw, key: &str| int_reply(&r.cmd(&["MEMORY", "USAGE", key]));
+    r.cmd(&["SET", "small", "1"]);
+    r.cmd(&["SET", "big", &"x".repeat(10_000)]);
+    let small = usage(&mut r, "small");
+    let big = usage(&mut r, "big");
+    assert!(small > 0 && small < 200, "{small}");
+    assert!(big >= 10_000 && big < 11_000, "{big}");
+    r.cmd(&["HSET", "h", "f", "v"]);
+    let before = usage(&mut r, "h");
+    for i in 0..1000 {
+        r.cmd(&["HSET", "h", &format!("field{i}"), &"v".repeat(100)]);
+    }
+    assert!(usage(&mut r, "h") > before + 100_000);
+    assert_eq!(r.cmd(&["MEMORY", "USAGE", "missing"]), b"$-1\r\n");
+    assert_eq!(r.cmd(&["MEMORY", "USAGE", "small", "SAMPLES", "0"]), r.cmd(&["MEMORY", "USAGE", "small"]));
+    assert_eq!(r.cmd(&["MEMORY", "USAGE", "small", "SAMPLES", "x"]), b"-ERR value is not an integer or out of range\r\n");
+    assert_eq!(r.cmd(&["MEMORY", "USAGE", "small", "foo"]), b"-ERR syntax error\r\n");
+}

@@ -10,6 +10,7 @@ pub mod hash;
 pub mod info;
 pub mod introspect;
 pub mod keys;
+pub mod memory;
 pub mod pubsub;
 pub mod server;
 pub mod set;
@@ -26,6 +27,7 @@ pub fn register_all(t: &mut TableBuilder) {
     expire::register(t);
     hash::register(t);
     keys::register(t);
+    memory::register(t);
     info::register(t);
     introspect::register(t);
     server::register(t);
