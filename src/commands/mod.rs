@@ -9,6 +9,7 @@ pub mod expire;
 pub mod info;
 pub mod introspect;
 pub mod keys;
+pub mod list;
 pub mod server;
 pub mod string;
 
@@ -21,6 +22,7 @@ pub fn register_all(t: &mut TableBuilder) {
     db::register(t);
     expire::register(t);
     keys::register(t);
+    list::register(t);
     info::register(t);
     introspect::register(t);
     server::register(t);

@@ -44,6 +44,10 @@ pub struct Serve<'a> {
     /// second key could not be locked here (BLMOVE's destination in a
     /// shard another command holds): its reply is discarded.
     pub then: Option<Vec<Vec<u8>>>,
+    /// Keys that received data while serving (BLMOVE's destination, when
+    /// its shard was at hand): their waiters are served next, in the same
+    /// call, as Redis chains BLMOVE waiters.
+    pub ready: Vec<Vec<u8>>,
 }
 
 /// The operation a blocked command completes once data arrives.
@@ -246,26 +250,31 @@ impl Blocking {
             return changed;
         }
         let mut state = self.state.lock();
-        let id = (db, key.to_vec());
-        while let Some(waiter) = state.queues.get(&id).and_then(|q| q.front().cloned()) {
-            let mut serve = Serve {
-                key,
-                now,
-                shards: &mut *shards,
-                out: Reply {
-                    resp3: waiter.resp3,
-                    ..Reply::default()
-                },
-                modified: Vec::new(),
-                then: None,
-            };
-            if !waiter.op.serve(&mut serve) {
-                break;
+        let mut pending = VecDeque::from([key.to_vec()]);
+        while let Some(key) = pending.pop_front() {
+            let id = (db, key);
+            while let Some(waiter) = state.queues.get(&id).and_then(|q| q.front().cloned()) {
+                let mut serve = Serve {
+                    key: &id.1,
+                    now,
+                    shards: &mut *shards,
+                    out: Reply {
+                        resp3: waiter.resp3,
+                        ..Reply::default()
+                    },
+                    modified: Vec::new(),
+                    then: None,
+                    ready: Vec::new(),
+                };
+                if !waiter.op.serve(&mut serve) {
+                    break;
+                }
+                state.unlink(&waiter);
+                self.blocked.fetch_sub(1, Ordering::Relaxed);
+                changed.append(&mut serve.modified);
+                pending.extend(serve.ready);
+                waiter.wake(Wakeup::Served(serve.out.buf, serve.then));
             }
-            state.unlink(&waiter);
-            self.blocked.fetch_sub(1, Ordering::Relaxed);
-            changed.append(&mut serve.modified);
-            waiter.wake(Wakeup::Served(serve.out.buf, serve.then));
         }
         changed
     }
