@@ -150,15 +150,14 @@ pub struct Blocking {
 /// with Redis's errors.
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
     let secs = crate::util::num::parse_f64(arg)
-        .filter(|v| v.is_finite())
         .ok_or(CmdError::err("ERR timeout is not a float or out of range"))?;
-    if secs < 0.0 {
+    // Redis rounds the milliseconds up, then casts to a C `long long`:
+    // infinities and values past its range become LLONG_MIN, "negative".
+    let ms = (secs * 1000.0).ceil();
+    if ms < 0.0 || ms >= i64::MAX as f64 {
         return Err(CmdError::err("ERR timeout is negative"));
     }
-    let ms = (secs * 1000.0) as u64;
-    if ms > i64::MAX as u64 / 2 {
-        return Err(CmdError::err("ERR timeout is out of range"));
-    }
+    let ms = ms as u64;
     Ok((ms > 0).then(|| Duration::from_millis(ms)))
 }
 
@@ -351,6 +350,15 @@ mod tests {
         );
         assert_eq!(
             parse_timeout(b"-1").unwrap_err(),
+            CmdError::err("ERR timeout is negative")
+        );
+        assert_eq!(
+            parse_timeout(b"0.0001").unwrap(),
+            Some(Duration::from_millis(1))
+        );
+        assert_eq!(parse_timeout(b"-0.0001").unwrap(), None);
+        assert_eq!(
+            parse_timeout(b"inf").unwrap_err(),
             CmdError::err("ERR timeout is negative")
         );
         assert_eq!(
