@@ -590,7 +590,7 @@ fn pop_first(
     keys: &[&[u8]],
     end: End,
     count: usize,
-    write: fn(&mut Reply, &[u8], Vec<Vec<u8>>),
+    write: WriteFn,
 ) -> Result<bool, CmdError> {
     let db = ctx.client.db;
     let now = ctx.now;
@@ -609,6 +609,9 @@ fn pop_first(
     }
     Ok(false)
 }
+
+/// Writes a served pop's reply: the key and the popped elements.
+type WriteFn = fn(&mut Reply, &[u8], Vec<Vec<u8>>);
 
 fn write_mpop(out: &mut Reply, key: &[u8], items: Vec<Vec<u8>>) {
     out.array(2);
@@ -744,7 +747,7 @@ fn blocking_pop(
     end: End,
     kind: WaitKind,
 ) -> CmdResult {
-    let (count, write): (usize, fn(&mut Reply, &[u8], Vec<Vec<u8>>)) = match kind {
+    let (count, write): (usize, WriteFn) = match kind {
         WaitKind::Multi(n) => (n, write_mpop),
         _ => (1, write_pair),
     };
