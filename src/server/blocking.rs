@@ -235,8 +235,9 @@ impl Blocking {
     }
 
     /// Serves clients blocked on `key` of database `db`, in arrival order,
-    /// while the caller holds the key's shard (through `shards`). Returns
-    /// the keys changed by serving, with their event names.
+    /// while the caller holds the key's shard (through `shards`), then the
+    /// waiters of keys that serving filled ([`Serve::ready`]). Returns the
+    /// keys changed by serving, with their event names.
     pub fn serve(
         &self,
         db: usize,
