@@ -12,6 +12,7 @@ pub mod introspect;
 pub mod keys;
 pub mod memory;
 pub mod pubsub;
+pub mod list;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -28,6 +29,7 @@ pub fn register_all(t: &mut TableBuilder) {
     hash::register(t);
     keys::register(t);
     memory::register(t);
+    list::register(t);
     info::register(t);
     introspect::register(t);
     server::register(t);

@@ -44,6 +44,10 @@ pub struct Serve<'a> {
     /// second key could not be locked here (BLMOVE's destination in a
     /// shard another command holds): its reply is discarded.
     pub then: Option<Vec<Vec<u8>>>,
+    /// Keys that received data while serving (BLMOVE's destination, when
+    /// its shard was at hand): their waiters are served next, in the same
+    /// call, as Redis chains BLMOVE waiters.
+    pub ready: Vec<Vec<u8>>,
 }
 
 /// The operation a blocked command completes once data arrives.
@@ -146,15 +150,14 @@ pub struct Blocking {
 /// with Redis's errors.
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
     let secs = crate::util::num::parse_f64(arg)
-        .filter(|v| v.is_finite())
         .ok_or(CmdError::err("ERR timeout is not a float or out of range"))?;
-    if secs < 0.0 {
+    // Redis rounds the milliseconds up, then casts to a C `long long`:
+    // infinities and values past its range become LLONG_MIN, "negative".
+    let ms = (secs * 1000.0).ceil();
+    if ms < 0.0 || ms >= i64::MAX as f64 {
         return Err(CmdError::err("ERR timeout is negative"));
     }
-    let ms = (secs * 1000.0) as u64;
-    if ms > i64::MAX as u64 / 2 {
-        return Err(CmdError::err("ERR timeout is out of range"));
-    }
+    let ms = ms as u64;
     Ok((ms > 0).then(|| Duration::from_millis(ms)))
 }
 
@@ -232,8 +235,9 @@ impl Blocking {
     }
 
     /// Serves clients blocked on `key` of database `db`, in arrival order,
-    /// while the caller holds the key's shard (through `shards`). Returns
-    /// the keys changed by serving, with their event names.
+    /// while the caller holds the key's shard (through `shards`), then the
+    /// waiters of keys that serving filled ([`Serve::ready`]). Returns the
+    /// keys changed by serving, with their event names.
     pub fn serve(
         &self,
         db: usize,
@@ -246,26 +250,31 @@ impl Blocking {
             return changed;
         }
         let mut state = self.state.lock();
-        let id = (db, key.to_vec());
-        while let Some(waiter) = state.queues.get(&id).and_then(|q| q.front().cloned()) {
-            let mut serve = Serve {
-                key,
-                now,
-                shards: &mut *shards,
-                out: Reply {
-                    resp3: waiter.resp3,
-                    ..Reply::default()
-                },
-                modified: Vec::new(),
-                then: None,
-            };
-            if !waiter.op.serve(&mut serve) {
-                break;
+        let mut pending = VecDeque::from([key.to_vec()]);
+        while let Some(key) = pending.pop_front() {
+            let id = (db, key);
+            while let Some(waiter) = state.queues.get(&id).and_then(|q| q.front().cloned()) {
+                let mut serve = Serve {
+                    key: &id.1,
+                    now,
+                    shards: &mut *shards,
+                    out: Reply {
+                        resp3: waiter.resp3,
+                        ..Reply::default()
+                    },
+                    modified: Vec::new(),
+                    then: None,
+                    ready: Vec::new(),
+                };
+                if !waiter.op.serve(&mut serve) {
+                    break;
+                }
+                state.unlink(&waiter);
+                self.blocked.fetch_sub(1, Ordering::Relaxed);
+                changed.append(&mut serve.modified);
+                pending.extend(serve.ready);
+                waiter.wake(Wakeup::Served(serve.out.buf, serve.then));
             }
-            state.unlink(&waiter);
-            self.blocked.fetch_sub(1, Ordering::Relaxed);
-            changed.append(&mut serve.modified);
-            waiter.wake(Wakeup::Served(serve.out.buf, serve.then));
         }
         changed
     }
@@ -342,6 +351,15 @@ mod tests {
         );
         assert_eq!(
             parse_timeout(b"-1").unwrap_err(),
+            CmdError::err("ERR timeout is negative")
+        );
+        assert_eq!(
+            parse_timeout(b"0.0001").unwrap(),
+            Some(Duration::from_millis(1))
+        );
+        assert_eq!(parse_timeout(b"-0.0001").unwrap(), None);
+        assert_eq!(
+            parse_timeout(b"inf").unwrap_err(),
             CmdError::err("ERR timeout is negative")
         );
         assert_eq!(
