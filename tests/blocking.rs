@@ -234,3 +234,31 @@ fn pipelined_commands_wait_for_the_blocked_one() {
     assert_eq!(a.read_frame(), b"+PONG\r\n");
     assert_eq!(a.read_frame(), b":1\r\n");
 }
+
+#[test]
+fn a_push_inside_multi_wakes_the_waiter_only_after_exec() {
+    let s = Server::start();
+    let mut waiter = s.raw();
+    let mut tx = s.raw();
+    let mut probe = s.raw();
+    send(&mut waiter, &["BLPOP", "q", "5"]);
+    wait_blocked(&mut probe, 1);
+    assert_eq!(tx.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(tx.cmd(&["RPUSH", "q", "a"]), b"+QUEUED\r\n");
+    assert_eq!(tx.cmd(&["RPUSH", "q", "b"]), b"+QUEUED\r\n");
+    assert_eq!(tx.cmd(&["LPOP", "q"]), b"+QUEUED\r\n");
+    // Nothing reaches the waiter while the transaction is only queued.
+    waiter
+        .stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    assert!(waiter.try_read_frame().is_err());
+    waiter
+        .stream
+        .set_read_timeout(Some(common::TIMEOUT))
+        .unwrap();
+    // EXEC's own LPOP takes "a": the waiter is served from the final state.
+    assert_eq!(tx.cmd(&["EXEC"]), b"*3\r\n:1\r\n:2\r\n$1\r\na\r\n");
+    assert_eq!(waiter.read_frame(), b"*2\r\n$1\r\nq\r\n$1\r\nb\r\n");
+    assert_eq!(probe.cmd(&["EXISTS", "q"]), b":0\r\n");
+}

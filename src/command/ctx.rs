@@ -243,8 +243,8 @@ impl<'a> Ctx<'a> {
     /// the keys' shard locks, after finding nothing to serve; write no reply.
     pub fn block(&mut self, keys: Vec<Vec<u8>>, timeout: Option<Duration>, op: Box<dyn BlockedOp>) {
         if self.client.in_exec {
-            // Inside a transaction a blocking command times out at once.
-            op.timeout_reply(self.out);
+            // Inside a transaction a blocking command returns at once.
+            op.nonblocking_reply(self.out);
             return;
         }
         let block = self.server.blocking.block(

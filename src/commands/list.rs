@@ -724,6 +724,15 @@ impl BlockedOp for ListWait {
     fn timeout_reply(&self, out: &mut Reply) {
         out.null_array();
     }
+
+    fn nonblocking_reply(&self, out: &mut Reply) {
+        // Redis answers a BLMOVE that may not block with a null bulk, but
+        // a timed-out one with a null array.
+        match self.kind {
+            WaitKind::Move { .. } => out.null(),
+            _ => out.null_array(),
+        }
+    }
 }
 
 fn block_on(ctx: &mut Ctx, keys: &[&[u8]], timeout: Option<std::time::Duration>, wait: ListWait) {

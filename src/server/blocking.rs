@@ -58,6 +58,12 @@ pub trait BlockedOp: Send + Sync {
 
     /// Writes the reply sent when the timeout expires.
     fn timeout_reply(&self, out: &mut Reply);
+
+    /// Writes the reply when the command may not block (inside MULTI or
+    /// a script); the timeout reply unless the command differs.
+    fn nonblocking_reply(&self, out: &mut Reply) {
+        self.timeout_reply(out);
+    }
 }
 
 /// How a blocked client is woken.
