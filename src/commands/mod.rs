@@ -11,6 +11,7 @@ pub mod introspect;
 pub mod keys;
 pub mod server;
 pub mod string;
+pub mod zset;
 
 use crate::command::TableBuilder;
 
@@ -25,4 +26,5 @@ pub fn register_all(t: &mut TableBuilder) {
     introspect::register(t);
     server::register(t);
     string::register(t);
+    zset::register(t);
 }

@@ -90,6 +90,11 @@ impl Pack {
         self.len as usize
     }
 
+    /// Whether it holds no pair.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Heap bytes used.
     pub fn heap_size(&self) -> usize {
         self.buf.capacity()

@@ -58,6 +58,12 @@ impl Clone for Tree {
     }
 }
 
+impl Default for Tree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Tree {
     /// An empty tree.
     pub fn new() -> Self {
@@ -73,6 +79,11 @@ impl Tree {
     /// Number of members.
     pub fn len(&self) -> usize {
         self.dict.len()
+    }
+
+    /// Whether it holds no member.
+    pub fn is_empty(&self) -> bool {
+        self.dict.is_empty()
     }
 
     /// Approximate heap bytes used.
