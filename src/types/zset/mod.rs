@@ -47,27 +47,13 @@ impl ZSet {
     /// members, in the encoding Redis picks for a computed result
     /// (ZUNIONSTORE, ZRANGESTORE, …): compact when it fits the limits.
     pub fn from_sorted<'a>(
-        pairs: impl ExactSizeIterator<Item = (&'a [u8], f64)>,
+        pairs: impl ExactSizeIterator<Item = (&'a [u8], f64)> + Clone,
         limits: Limits,
     ) -> Self {
-        if pairs.len() <= limits.max_entries {
-            let mut pack = Pack::default();
-            let mut fits = true;
-            for (m, s) in pairs {
-                if m.len() > limits.max_value {
-                    fits = false;
-                }
-                pack.push_sorted(m, s);
-            }
-            if fits {
-                pack.fit();
-                return ZSet::Pack(pack);
-            }
-            let mut tree = Tree::new();
-            for (m, s) in pack.iter() {
-                tree.insert_new(m, s);
-            }
-            return ZSet::Tree(Box::new(tree));
+        let fits = pairs.len() <= limits.max_entries
+            && pairs.clone().all(|(m, _)| m.len() <= limits.max_value);
+        if fits {
+            return ZSet::Pack(Pack::from_sorted(pairs));
         }
         let mut tree = Tree::new();
         for (m, s) in pairs {
@@ -344,7 +330,8 @@ mod tests {
             z.set(format!("member:{i}").as_bytes(), i as f64, limits);
         }
         assert_eq!(z.encoding(), "listpack");
-        assert!(z.heap_size() <= 160, "{}", z.heap_size());
+        assert!(z.heap_size() <= 120, "{}", z.heap_size());
+        assert!(std::mem::size_of::<ZSet>() <= 32);
         assert_eq!(z.score(b"member:3"), Some(3.0));
     }
 

@@ -2,20 +2,23 @@
 //! byte buffer, sorted by score then member, scanned linearly (the sets
 //! are small by construction, as in Redis).
 //!
-//! Entry layout: the score (one byte `b` < 0xFF for the small integer
-//! `b - 127`, or 0xFF followed by the 8 little-endian bytes of an `f64`),
-//! then the member length (one byte < 0xFF, or 0xFF and a `u32`), then
-//! the member bytes.
+//! Entry layout: the score (one byte `b` < 0xFE for the small integer
+//! `b - 127`; 0xFE and the 4 little-endian bytes of an `f32` when that is
+//! exact; or 0xFF and the 8 bytes of an `f64`), then the member length
+//! (one byte < 0xFF, or 0xFF and a `u32`), then the member bytes. The
+//! buffer is an exact-size boxed slice, reallocated per write like a
+//! Redis listpack, so a small set costs about what Redis's does.
 
 use std::cmp::Ordering;
 
 const WIDE: u8 = 0xFF;
+const SINGLE: u8 = 0xFE;
 const SMALL_BIAS: f64 = 127.0;
 
 /// Sorted pairs in one contiguous buffer.
 #[derive(Clone, Default)]
 pub struct Pack {
-    buf: Vec<u8>,
+    buf: Box<[u8]>,
     len: u32,
 }
 
@@ -28,12 +31,18 @@ pub fn cmp_entry(a: (f64, &[u8]), b: (f64, &[u8])) -> Ordering {
 
 /// Decodes the entry at `pos`: (score, member, next position).
 fn decode(buf: &[u8], pos: usize) -> (f64, &[u8], usize) {
-    let (score, mut p) = if buf[pos] == WIDE {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&buf[pos + 1..pos + 9]);
-        (f64::from_le_bytes(b), pos + 9)
-    } else {
-        (buf[pos] as f64 - SMALL_BIAS, pos + 1)
+    let (score, mut p) = match buf[pos] {
+        WIDE => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&buf[pos + 1..pos + 9]);
+            (f64::from_le_bytes(b), pos + 9)
+        }
+        SINGLE => {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&buf[pos + 1..pos + 5]);
+            (f32::from_le_bytes(b) as f64, pos + 5)
+        }
+        b => (b as f64 - SMALL_BIAS, pos + 1),
     };
     let len = if buf[p] == WIDE {
         let mut b = [0u8; 4];
@@ -50,8 +59,11 @@ fn decode(buf: &[u8], pos: usize) -> (f64, &[u8], usize) {
 fn encode(score: f64, member: &[u8], out: &mut Vec<u8>) {
     // Like Redis's listpack, a zero score is stored without its sign.
     let small = score + SMALL_BIAS;
-    if score.fract() == 0.0 && (0.0..WIDE as f64).contains(&small) {
+    if score.fract() == 0.0 && (0.0..SINGLE as f64).contains(&small) {
         out.push(small as u8);
+    } else if (score as f32) as f64 == score && !(score == 0.0 && score.is_sign_negative()) {
+        out.push(SINGLE);
+        out.extend_from_slice(&(score as f32).to_le_bytes());
     } else {
         out.push(WIDE);
         out.extend_from_slice(&score.to_le_bytes());
@@ -97,7 +109,7 @@ impl Pack {
 
     /// Heap bytes used.
     pub fn heap_size(&self) -> usize {
-        self.buf.capacity()
+        self.buf.len()
     }
 
     /// The pairs in order.
@@ -145,7 +157,10 @@ impl Pack {
         }
         let mut enc = Vec::with_capacity(member.len() + 14);
         encode(score, member, &mut enc);
-        self.buf.splice(pos..pos, enc);
+        let mut buf = std::mem::take(&mut self.buf).into_vec();
+        buf.reserve_exact(enc.len());
+        buf.splice(pos..pos, enc);
+        self.buf = buf.into_boxed_slice();
         self.len += 1;
     }
 
@@ -153,9 +168,8 @@ impl Pack {
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let (pos, _, score) = self.find(member)?;
         let (_, _, next) = decode(&self.buf, pos);
-        self.buf.drain(pos..next);
+        self.cut(pos, next);
         self.len -= 1;
-        self.shrink();
         Some(score)
     }
 
@@ -181,27 +195,30 @@ impl Pack {
             removed.push((Box::from(m), s));
             to = next;
         }
-        self.buf.drain(from..to);
+        self.cut(from, to);
         self.len -= removed.len() as u32;
-        self.shrink();
         removed
     }
 
-    fn shrink(&mut self) {
-        if self.buf.capacity() > 2 * self.buf.len() + 16 {
-            self.buf.shrink_to_fit();
+    /// Removes bytes `from..to`, keeping the buffer exact-size.
+    fn cut(&mut self, from: usize, to: usize) {
+        let mut buf = std::mem::take(&mut self.buf).into_vec();
+        buf.drain(from..to);
+        self.buf = buf.into_boxed_slice();
+    }
+
+    /// Builds a pack from pairs already sorted by (score, member).
+    pub fn from_sorted<'a>(pairs: impl Iterator<Item = (&'a [u8], f64)>) -> Self {
+        let mut buf = Vec::new();
+        let mut len = 0;
+        for (m, s) in pairs {
+            encode(s, m, &mut buf);
+            len += 1;
         }
-    }
-
-    /// Appends a pair that sorts after every present one (bulk building).
-    pub fn push_sorted(&mut self, member: &[u8], score: f64) {
-        encode(score, member, &mut self.buf);
-        self.len += 1;
-    }
-
-    /// Releases spare capacity after bulk building.
-    pub fn fit(&mut self) {
-        self.buf.shrink_to_fit();
+        Pack {
+            buf: buf.into_boxed_slice(),
+            len,
+        }
     }
 
     /// Iterates starting at rank `start`.
