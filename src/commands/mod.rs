@@ -15,8 +15,10 @@ pub mod memory;
 pub mod pubsub;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod transaction;
+pub mod zset;
 
 use crate::command::TableBuilder;
 
@@ -35,6 +37,8 @@ pub fn register_all(t: &mut TableBuilder) {
     server::register(t);
     pubsub::register(t);
     set::register(t);
+    sort::register(t);
     string::register(t);
     transaction::register(t);
+    zset::register(t);
 }

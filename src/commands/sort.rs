@@ -103,8 +103,8 @@ fn lookup(ctx: &Ctx, pattern: &[u8], element: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// The elements of the source key, in its natural order, or `None` when
-/// the key is missing.
+/// The elements of the source key in its natural order (a sorted set's in
+/// descending order when `desc_zset`); none for a missing key.
 fn source_elements(ctx: &Ctx, key: &[u8], desc_zset: bool) -> Result<Vec<Vec<u8>>, CmdError> {
     let mut shard = ctx.lock(key);
     let Some(entry) = shard.get(key, ctx.now) else {
@@ -117,10 +117,11 @@ fn source_elements(ctx: &Ctx, key: &[u8], desc_zset: bool) -> Result<Vec<Vec<u8>
             .map(|m| m.bytes(&mut IntBuf::new()).to_vec())
             .collect(),
         Value::ZSet(z) => {
-            let mut members: Vec<Vec<u8>> = match z.len() {
-                0 => Vec::new(),
-                n => z.range(0, n - 1).into_iter().map(|(m, _)| m.to_vec()).collect(),
-            };
+            let mut members: Vec<Vec<u8>> = z
+                .range(0, z.len())
+                .into_iter()
+                .map(|(m, _)| m.to_vec())
+                .collect();
             if desc_zset {
                 members.reverse();
             }
@@ -135,7 +136,11 @@ fn clamp_limit(limit: Option<(i64, i64)>, len: usize) -> (usize, usize) {
     let len = len as i64;
     let (offset, count) = limit.unwrap_or((0, -1));
     let start = offset.max(0);
-    let end = if count < 0 { len - 1 } else { start.saturating_add(count - 1) };
+    let end = if count < 0 {
+        len - 1
+    } else {
+        start.saturating_add(count - 1)
+    };
     if start >= len || end < start {
         return (1, 0);
     }
@@ -145,10 +150,11 @@ fn clamp_limit(limit: Option<(i64, i64)>, len: usize) -> (usize, usize) {
 fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], read_only: bool) -> CmdResult {
     let o = parse(args, read_only)?;
     let key = args[1];
-    let source_is_set = matches!(
-        ctx.lock(key).peek(key, ctx.now).map(|e| &e.value),
-        Some(Value::Set(_))
-    );
+    let (source_is_set, is_zset) = match ctx.lock(key).peek(key, ctx.now).map(|e| &e.value) {
+        Some(Value::Set(_)) => (true, false),
+        Some(Value::ZSet(_)) => (false, true),
+        _ => (false, false),
+    };
     let mut dont_sort = o.dont_sort;
     let mut alpha = o.alpha;
     let mut by = o.by;
@@ -159,16 +165,16 @@ fn sort_generic(ctx: &mut Ctx, args: &[&[u8]], read_only: bool) -> CmdResult {
         alpha = true;
         by = None;
     }
-    let is_zset = matches!(
-        ctx.lock(key).peek(key, ctx.now).map(|e| &e.value),
-        Some(Value::ZSet(_))
-    );
     let mut elements = source_elements(ctx, key, dont_sort && is_zset && o.desc)?;
     if !dont_sort {
-        sort_elements(ctx, &mut elements, by, alpha, o.desc, o.store.is_some())?;
+        sort_elements(ctx, &mut elements, by, alpha, o.desc)?;
     }
     let (start, end) = clamp_limit(o.limit, elements.len());
-    let chosen: &[Vec<u8>] = if start > end { &[] } else { &elements[start..=end] };
+    let chosen: &[Vec<u8>] = if start > end {
+        &[]
+    } else {
+        &elements[start..=end]
+    };
     let mut rows: Vec<Option<Vec<u8>>> = Vec::new();
     for element in chosen {
         if o.gets.is_empty() {
@@ -199,9 +205,7 @@ fn sort_elements(
     by: Option<&[u8]>,
     alpha: bool,
     desc: bool,
-    storing: bool,
 ) -> Result<(), CmdError> {
-    let _ = storing;
     let keyed: Vec<(Vec<u8>, Option<Vec<u8>>)> = elements
         .drain(..)
         .map(|e| {
