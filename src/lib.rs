@@ -12,4 +12,5 @@ pub mod config;
 pub mod keyspace;
 pub mod protocol;
 pub mod server;
+pub mod types;
 pub mod util;

@@ -654,3 +654,18 @@ fn startup_log_and_sigterm_shutdown() {
     server.wait_for("ready to exit");
     assert!(raw.is_closed());
 }
+
+#[test]
+fn normal_output_buffer_hard_limit_closes_the_client() {
+    let s = common::Server::start_with(&["--client-output-buffer-limit", "normal 1mb 0 0"]);
+    let mut r = s.raw();
+    let big = "x".repeat(600 * 1024);
+    assert_eq!(r.cmd(&["SET", "big", &big]), b"+OK\r\n");
+    // One reply under the limit is fine; a pipeline of three is not.
+    assert_eq!(r.cmd(&["STRLEN", "big"]), b":614400\r\n");
+    let get = common::encode(&[b"GET", b"big"]);
+    r.send(&[get.clone(), get.clone(), get].concat());
+    assert!(r.is_closed());
+    let mut other = s.raw();
+    assert_eq!(other.cmd(&["PING"]), b"+PONG\r\n");
+}

@@ -611,3 +611,55 @@ fn errorstats_count_error_replies_by_code() {
     let text = info(&mut r, &["errorstats"]);
     assert_eq!(info_field(&text, "errorstat_ERR"), None);
 }
+
+#[test]
+fn rdb_changes_count_every_write() {
+    let s = common::Server::start();
+    let mut r = s.raw();
+    let changes = |r: &mut Raw| {
+        info_field(&info(r, &["persistence"]), "rdb_changes_since_last_save").unwrap()
+    };
+    assert_eq!(changes(&mut r), "0");
+    r.cmd(&["SET", "a", "1"]);
+    r.cmd(&["GET", "a"]);
+    r.cmd(&["INCR", "n"]);
+    r.cmd(&["SET", "b", "x", "NX"]);
+    r.cmd(&["SET", "b", "y", "NX"]);
+    r.cmd(&["DEL", "a", "missing"]);
+    r.cmd(&["EXPIRE", "b", "100"]);
+    assert_eq!(changes(&mut r), "5");
+    r.cmd(&["FLUSHALL"]);
+    assert_eq!(changes(&mut r), "7");
+}
+
+#[test]
+fn memory_usage_grows_with_the_value() {
+    let s = common::Server::start();
+    let mut r = s.raw();
+    let usage = |r: &mut Raw, key: &str| int_reply(&r.cmd(&["MEMORY", "USAGE", key]));
+    r.cmd(&["SET", "small", "1"]);
+    r.cmd(&["SET", "big", &"x".repeat(10_000)]);
+    let small = usage(&mut r, "small");
+    let big = usage(&mut r, "big");
+    assert!((1..200).contains(&small), "{small}");
+    assert!((10_000..11_000).contains(&big), "{big}");
+    r.cmd(&["HSET", "h", "f", "v"]);
+    let before = usage(&mut r, "h");
+    for i in 0..1000 {
+        r.cmd(&["HSET", "h", &format!("field{i}"), &"v".repeat(100)]);
+    }
+    assert!(usage(&mut r, "h") > before + 100_000);
+    assert_eq!(r.cmd(&["MEMORY", "USAGE", "missing"]), b"$-1\r\n");
+    assert_eq!(
+        r.cmd(&["MEMORY", "USAGE", "small", "SAMPLES", "0"]),
+        r.cmd(&["MEMORY", "USAGE", "small"])
+    );
+    assert_eq!(
+        r.cmd(&["MEMORY", "USAGE", "small", "SAMPLES", "x"]),
+        b"-ERR value is not an integer or out of range\r\n"
+    );
+    assert_eq!(
+        r.cmd(&["MEMORY", "USAGE", "small", "foo"]),
+        b"-ERR syntax error\r\n"
+    );
+}

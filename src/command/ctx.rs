@@ -1,5 +1,6 @@
 //! Per-connection state and the context a command handler runs in.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,12 +9,16 @@ use parking_lot::MutexGuard;
 use super::Command;
 use crate::keyspace::{Db, MultiLock, Shard};
 use crate::protocol::reply::Reply;
+use crate::server::blocking::{Block, BlockedOp, HeldShards, ShardAccess};
 use crate::server::clients::ClientHandle;
+use crate::server::pubsub::{Inbox, Kind, Subscriber};
 use crate::server::Server;
 
 /// Something the connection must do after the current command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Action {
+    /// Wait until a blocked command is served, unblocked or times out.
+    Block(Block),
     /// Write pending replies, then close (QUIT, protocol errors).
     Close,
     /// Pause this client before reading further (DEBUG SLEEP).
@@ -47,6 +52,24 @@ pub struct LocalStats {
     pub misses: u64,
     /// Error replies sent.
     pub errors: u64,
+    /// Keyspace modifications (`rdb_changes_since_last_save`).
+    pub dirty: u64,
+}
+
+/// Commands queued between MULTI and EXEC.
+#[derive(Default)]
+pub struct MultiState {
+    /// The queued commands, arguments copied.
+    pub queued: Vec<Vec<Vec<u8>>>,
+    /// A command was refused while queuing: EXEC must abort.
+    pub failed: bool,
+}
+
+impl MultiState {
+    /// Queues a command for EXEC.
+    pub fn queue(&mut self, args: &[&[u8]]) {
+        self.queued.push(args.iter().map(|a| a.to_vec()).collect());
+    }
 }
 
 /// State owned by one connection task.
@@ -65,6 +88,55 @@ pub struct ClientState {
     pub stats: LocalStats,
     /// Information shared with other clients (`CLIENT LIST`, `KILL`).
     pub handle: Arc<ClientHandle>,
+    /// Set between MULTI and EXEC/DISCARD.
+    pub multi: Option<MultiState>,
+    /// Running inside EXEC: blocking commands don't block and waiters on
+    /// pushed keys are served once the transaction is done.
+    pub in_exec: bool,
+    /// Keys that received data during EXEC, served afterwards.
+    pub ready_keys: Vec<(usize, Vec<u8>)>,
+    /// WATCHed keys, with whether each was live when watched.
+    pub watched: Vec<(usize, Vec<u8>, bool)>,
+    /// Set when a watched key changes.
+    pub watch_dirty: Arc<AtomicBool>,
+    /// Pub/Sub state, once the client subscribed to something.
+    pub subs: Subscriptions,
+}
+
+/// A client's subscriptions.
+#[derive(Default)]
+pub struct Subscriptions {
+    /// Its message queue, once created.
+    pub subscriber: Option<Arc<Subscriber>>,
+    /// The receiving end, drained by the connection.
+    pub inbox: Option<Inbox>,
+    /// Channels, patterns and shard channels, in subscription order.
+    pub names: [Vec<Vec<u8>>; 3],
+    /// In MONITOR mode.
+    pub monitoring: bool,
+}
+
+impl Subscriptions {
+    /// The client's message queue, created on first use.
+    pub fn queue(&mut self, handle: &Arc<ClientHandle>, resp3: bool) -> Arc<Subscriber> {
+        if let Some(s) = &self.subscriber {
+            return s.clone();
+        }
+        let (sub, inbox) = Subscriber::new(handle.clone(), resp3);
+        self.subscriber = Some(sub.clone());
+        self.inbox = Some(inbox);
+        sub
+    }
+
+    /// Channels plus patterns (the count SUBSCRIBE and PSUBSCRIBE report).
+    pub fn classic(&self) -> usize {
+        self.names[0].len() + self.names[1].len()
+    }
+
+    /// Whether any subscription is active (RESP2 subscriber mode).
+    pub fn active(&self) -> bool {
+        self.names.iter().any(|n| !n.is_empty())
+    }
 }
 
 impl ClientState {
@@ -78,7 +150,39 @@ impl ClientState {
             action: None,
             stats: LocalStats::default(),
             handle,
+            multi: None,
+            in_exec: false,
+            ready_keys: Vec::new(),
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            subs: Subscriptions::default(),
         }
+    }
+
+    /// Drops every subscription (RESET, disconnect).
+    pub fn unsubscribe_all(&mut self, server: &Server) {
+        let kinds = [Kind::Channel, Kind::Pattern, Kind::Shard];
+        for (kind, names) in kinds.iter().zip(self.subs.names.iter_mut()) {
+            for name in names.drain(..) {
+                server.pubsub.unsubscribe(*kind, &name, self.id);
+            }
+        }
+        self.handle.info.lock().subscriptions = [0; 3];
+        if self.subs.monitoring {
+            server.monitors.remove(self.id);
+            self.subs.monitoring = false;
+        }
+    }
+
+    /// Forgets every WATCHed key (EXEC, DISCARD, UNWATCH, RESET, close).
+    pub fn unwatch_all(&mut self, server: &Server) {
+        let keys: Vec<(usize, Vec<u8>)> = self
+            .watched
+            .drain(..)
+            .map(|(db, key, _)| (db, key))
+            .collect();
+        server.watches.unwatch(self.id, &keys);
+        self.watch_dirty.store(false, Ordering::Release);
     }
 }
 
@@ -115,6 +219,72 @@ impl<'a> Ctx<'a> {
         self.server
             .keyspace
             .lock_keys(self.cmd.keys(args).into_iter().map(|k| (db, k)))
+    }
+
+    /// Records that this command modified `key` in the selected database;
+    /// `event` is the keyspace-notification name of the change (`set`,
+    /// `del`, `lpush`, `hset`, `expire`, …). Every write path calls this
+    /// once per modified key, like Redis's `signalModifiedKey` +
+    /// `notifyKeyspaceEvent`: it counts the change for persistence, and is
+    /// where WATCH invalidation and keyspace notifications hook in.
+    pub fn modified(&mut self, key: &[u8], event: &'static str) {
+        self.modified_in(self.client.db, key, event);
+    }
+
+    /// [`Ctx::modified`] for a key of database `db` (MOVE, COPY … DB).
+    pub fn modified_in(&mut self, db: usize, key: &[u8], event: &'static str) {
+        self.client.stats.dirty += 1;
+        self.server.watches.touch(db, key);
+        tracing::trace!(db, event, key = %String::from_utf8_lossy(key), "modified");
+    }
+
+    /// Blocks this client on `keys` until [`Ctx::serve_blocked`] serves it
+    /// with `op`, or `timeout` passes (`None` = forever). Call while holding
+    /// the keys' shard locks, after finding nothing to serve; write no reply.
+    pub fn block(&mut self, keys: Vec<Vec<u8>>, timeout: Option<Duration>, op: Box<dyn BlockedOp>) {
+        if self.client.in_exec {
+            // Inside a transaction a blocking command returns at once.
+            op.nonblocking_reply(self.out);
+            return;
+        }
+        let block = self.server.blocking.block(
+            self.client.id,
+            self.client.db,
+            keys,
+            self.out.resp3,
+            timeout,
+            op,
+        );
+        self.client.action = Some(Action::Block(block));
+    }
+
+    /// Serves clients blocked on `key` after this command added data to
+    /// it; call while still holding the key's shard lock(s) via `shards`.
+    pub fn serve_blocked(&mut self, key: &[u8], shards: &mut dyn ShardAccess) {
+        if self.client.in_exec {
+            if self.server.blocking.count() > 0 {
+                self.client.ready_keys.push((self.client.db, key.to_vec()));
+            }
+            return;
+        }
+        let changed = self
+            .server
+            .blocking
+            .serve(self.client.db, key, self.now, shards);
+        for (key, event) in changed {
+            self.modified(&key, event);
+        }
+    }
+
+    /// Serves clients blocked on `key` when the command holds just that
+    /// key's shard.
+    pub fn serve_blocked_one(&mut self, key: &[u8], shard: &mut Shard) {
+        if self.server.blocking.count() == 0 {
+            return;
+        }
+        let keyspace = &self.server.keyspace;
+        let mut held = HeldShards::one(keyspace, self.client.db, key, shard);
+        self.serve_blocked(key, &mut held);
     }
 
     /// Counts a keyspace lookup for `INFO stats`.

@@ -8,7 +8,7 @@ use super::ctx::ReplyMode;
 use super::{c_str, flags, ClientState, Command, Ctx};
 use crate::protocol::reply::Reply;
 use crate::server::Server;
-use crate::util::time::now_ms;
+use crate::util::time::{now_ms, now_us};
 
 /// Redis quotes at most this much of the arguments in errors.
 const ERR_ARGS_MAX: usize = 128;
@@ -38,7 +38,7 @@ fn unknown_command(args: &[&[u8]]) -> Vec<u8> {
 }
 
 /// Resolves the command and subcommand, or returns the error to send.
-fn resolve(server: &Server, args: &[&[u8]]) -> Result<&'static Command, Vec<u8>> {
+pub fn resolve(server: &Server, args: &[&[u8]]) -> Result<&'static Command, Vec<u8>> {
     let Some(cmd) = server.commands.lookup(args[0]) else {
         return Err(unknown_command(args));
     };
@@ -85,11 +85,31 @@ pub fn execute(
             if let Some(cmd) = server.commands.lookup(args[0]) {
                 cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
             }
+            flag_transaction(client);
             reply_error(server, client, out, msg);
         }
         Ok(cmd) if !client.authenticated && !cmd.has(flags::NO_AUTH) => {
             cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            flag_transaction(client);
             reply_error(server, client, out, b"NOAUTH Authentication required.");
+        }
+        Ok(cmd) if !out.resp3 && client.subs.active() && !allowed_when_subscribed(cmd) => {
+            let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd.name);
+            reply_error(server, client, out, msg.as_bytes());
+        }
+        Ok(cmd) if client.subs.monitoring && cmd.has(flags::READONLY | flags::WRITE) => {
+            reply_error(
+                server,
+                client,
+                out,
+                b"ERR Replica can't interact with the keyspace",
+            );
+        }
+        Ok(cmd) if client.multi.is_some() && !runs_inside_multi(cmd) => {
+            if let Some(multi) = client.multi.as_mut() {
+                multi.queue(args);
+            }
+            out.simple(b"QUEUED");
         }
         Ok(cmd) => run(server, client, out, cmd, args),
     }
@@ -107,16 +127,31 @@ pub fn execute(
     cmd
 }
 
+/// Runs a resolved command under the keyspace gate.
 fn run(server: &Server, client: &mut ClientState, out: &mut Reply, cmd: &Command, args: &[&[u8]]) {
+    let gate = &server.keyspace.gate;
+    if cmd.has(flags::EXCLUSIVE) {
+        let _exclusive = gate.write();
+        invoke(server, client, out, cmd, args);
+    } else {
+        let _shared = gate.read();
+        invoke(server, client, out, cmd, args);
+    }
+}
+
+/// Runs a resolved command's handler, the caller holding the gate (EXEC
+/// runs its queued commands this way while it holds the gate exclusively):
+/// answers errors and panics, and records statistics.
+pub fn invoke(
+    server: &Server,
+    client: &mut ClientState,
+    out: &mut Reply,
+    cmd: &Command,
+    args: &[&[u8]],
+) {
     let handler = cmd.handler.expect("resolved commands have handlers");
     let started = Instant::now();
     let result = {
-        let gate = &server.keyspace.gate;
-        let (_shared, _exclusive) = if cmd.has(flags::EXCLUSIVE) {
-            (None, Some(gate.write()))
-        } else {
-            (Some(gate.read()), None)
-        };
         let mut ctx = Ctx {
             server,
             client: &mut *client,
@@ -144,6 +179,14 @@ fn run(server: &Server, client: &mut ClientState, out: &mut Reply, cmd: &Command
             true
         }
     };
+    if server.monitors.active() && !cmd.has(flags::SKIP_MONITOR | flags::ADMIN) {
+        // Monitors count as replicas for output buffer limits, as in Redis.
+        let limit = server.config.read().output_limits.replica;
+        let started_us = now_us().saturating_sub(started.elapsed().as_micros() as u64);
+        server
+            .monitors
+            .feed(started_us, client.db, &client.handle.addr, args, limit);
+    }
     let stats = &cmd.stats;
     stats.calls.fetch_add(1, Ordering::Relaxed);
     stats
@@ -151,6 +194,37 @@ fn run(server: &Server, client: &mut ClientState, out: &mut Reply, cmd: &Command
         .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
     if failed {
         stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Commands that act at once even between MULTI and EXEC.
+fn runs_inside_multi(cmd: &Command) -> bool {
+    matches!(
+        cmd.name.as_str(),
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+/// Commands a RESP2 client may send while subscribed.
+fn allowed_when_subscribed(cmd: &Command) -> bool {
+    matches!(
+        cmd.name.as_str(),
+        "subscribe"
+            | "unsubscribe"
+            | "psubscribe"
+            | "punsubscribe"
+            | "ssubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
+    )
+}
+
+/// A command refused while queuing makes the whole transaction fail.
+fn flag_transaction(client: &mut ClientState) {
+    if let Some(multi) = client.multi.as_mut() {
+        multi.failed = true;
     }
 }
 

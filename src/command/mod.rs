@@ -5,7 +5,7 @@ mod dispatch;
 mod error;
 mod table;
 
-pub use ctx::{Action, ClientState, Ctx, LocalStats, ReplyMode};
-pub use dispatch::execute;
+pub use ctx::{Action, ClientState, Ctx, LocalStats, MultiState, ReplyMode, Subscriptions};
+pub use dispatch::{execute, invoke, resolve};
 pub use error::{c_str, CmdError, CmdResult};
 pub use table::{flags, Command, CommandStats, CommandTable, Handler, TableBuilder};

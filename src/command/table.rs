@@ -38,6 +38,8 @@ pub mod flags {
     pub const BLOCKING: u32 = 1 << 10;
     /// Not allowed inside MULTI.
     pub const NO_MULTI: u32 = 1 << 11;
+    /// Not shown to MONITOR.
+    pub const SKIP_MONITOR: u32 = 1 << 12;
     /// Runs with the keyspace gate held exclusively (ferrokv only).
     pub const EXCLUSIVE: u32 = 1 << 31;
 
@@ -56,6 +58,7 @@ pub mod flags {
             "no_auth" => NO_AUTH,
             "blocking" => BLOCKING,
             "no_multi" => NO_MULTI,
+            "skip_monitor" => SKIP_MONITOR,
             _ => 0,
         }
     }

@@ -13,6 +13,7 @@ use crate::util::num::parse_i64;
 /// Registers the family.
 pub fn register(t: &mut TableBuilder) {
     t.add_sub("client", "id", id);
+    t.add_sub("client", "unblock", unblock);
     t.add_sub("client", "setname", setname);
     t.add_sub("client", "getname", getname);
     t.add_sub("client", "list", list);
@@ -142,10 +143,14 @@ fn client_type(arg: &[u8]) -> Result<ClientType, CmdError> {
     }
 }
 
-/// The type of a connected client: ferrokv has no replication or
-/// subscriptions yet, so every client is a normal one.
-fn type_of(_client: &ClientHandle) -> ClientType {
-    ClientType::Normal
+/// The type of a connected client: subscribers are `pubsub`, everyone
+/// else `normal` (no replication yet).
+fn type_of(client: &ClientHandle) -> ClientType {
+    if client.info.lock().subscriptions.iter().any(|&n| n > 0) {
+        ClientType::PubSub
+    } else {
+        ClientType::Normal
+    }
 }
 
 /// Makes the caller's own `CLIENT LIST` line current: the connection
@@ -392,5 +397,23 @@ fn help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
             "    Prints this help.",
         ],
     );
+    Ok(())
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if the client was blocked.
+fn unblock(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let id = crate::commands::args::int(args[2])?;
+    let with_error = match args.get(3) {
+        None => false,
+        Some(a) if is(a, "TIMEOUT") => false,
+        Some(a) if is(a, "ERROR") => true,
+        Some(_) => {
+            return Err(CmdError::err(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    let done = id > 0 && ctx.server.blocking.unblock(id as u64, with_error);
+    ctx.out.int(done as i64);
     Ok(())
 }

@@ -16,6 +16,13 @@ pub fn register(t: &mut TableBuilder) {
 }
 
 fn ping(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if !ctx.out.resp3 && ctx.client.subs.active() && args.len() <= 2 {
+        // RESP2 subscribers get PING's answer in the shape of a message.
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(args.get(1).copied().unwrap_or(b""));
+        return Ok(());
+    }
     match args.len() {
         1 => ctx.out.simple(b"PONG"),
         2 => ctx.out.bulk(args[1]),
@@ -122,6 +129,9 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     if let Some(p) = proto {
         ctx.out.resp3 = p == 3;
+        if let Some(sub) = &ctx.client.subs.subscriber {
+            sub.set_resp3(ctx.out.resp3);
+        }
     }
     let out = &mut *ctx.out;
     out.map(7);
@@ -143,6 +153,9 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.client.multi = None;
+    ctx.client.unwatch_all(ctx.server);
+    ctx.client.unsubscribe_all(ctx.server);
     ctx.client.db = 0;
     ctx.out.resp3 = false;
     ctx.client.reply_mode = ReplyMode::On;

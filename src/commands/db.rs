@@ -37,9 +37,12 @@ fn flush_mode(args: &[&[u8]]) -> Result<bool, CmdError> {
     }
 }
 
-/// Frees the old contents of flushed databases, on a background thread
-/// for `ASYNC` so the reply does not wait for the deallocation.
-fn dispose(old: Vec<Vec<Shard>>, background: bool) {
+/// Counts the flushed keys as changes, then frees the old contents, on a
+/// background thread for `ASYNC` so the reply does not wait for the
+/// deallocation.
+fn dispose(ctx: &mut Ctx, old: Vec<Vec<Shard>>, background: bool) {
+    let keys: usize = old.iter().flatten().map(Shard::len).sum();
+    ctx.client.stats.dirty += keys as u64;
     if background {
         std::thread::spawn(move || drop(old));
     } else {
@@ -48,10 +51,23 @@ fn dispose(old: Vec<Vec<Shard>>, background: bool) {
 }
 
 /// FLUSHDB [ASYNC|SYNC] (runs with the keyspace gate held exclusively).
+/// Invalidates WATCHes on keys of database `db` that exist in `db` or in
+/// `other` (the database swapped in), as Redis's touchAllWatchedKeysInDb.
+fn touch_watched(ctx: &Ctx, db: usize, other: usize) {
+    let keyspace = &ctx.server.keyspace;
+    for key in ctx.server.watches.keys_in(db) {
+        let exists = |d: usize| keyspace.db(d).lock(&key).peek(&key, ctx.now).is_some();
+        if exists(db) || exists(other) {
+            ctx.server.watches.touch(db, &key);
+        }
+    }
+}
+
 fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let background = flush_mode(args)?;
+    touch_watched(ctx, ctx.client.db, ctx.client.db);
     let old = ctx.server.keyspace.take_db(ctx.client.db);
-    dispose(vec![old], background);
+    dispose(ctx, vec![old], background);
     ctx.out.ok();
     Ok(())
 }
@@ -59,11 +75,14 @@ fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// FLUSHALL [ASYNC|SYNC] (runs with the keyspace gate held exclusively).
 fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let background = flush_mode(args)?;
+    for db in 0..ctx.server.keyspace.db_count() {
+        touch_watched(ctx, db, db);
+    }
     let keyspace = &ctx.server.keyspace;
     let old = (0..keyspace.db_count())
         .map(|db| keyspace.take_db(db))
         .collect();
-    dispose(old, background);
+    dispose(ctx, old, background);
     ctx.out.ok();
     Ok(())
 }
@@ -75,6 +94,8 @@ fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let databases = ctx.server.keyspace.db_count();
     let a = db_in_range(first as i64, databases)?;
     let b = db_in_range(second as i64, databases)?;
+    touch_watched(ctx, a, b);
+    touch_watched(ctx, b, a);
     ctx.server.keyspace.swap_dbs(a, b);
     ctx.out.ok();
     Ok(())
@@ -100,6 +121,10 @@ fn move_cmd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         locks.shard(dst, key).put_entry(entry);
     }
     drop(locks);
+    if moved {
+        ctx.modified_in(src, key, "move_from");
+        ctx.modified_in(dst, key, "move_to");
+    }
     ctx.out.int(moved as i64);
     Ok(())
 }

@@ -108,8 +108,10 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], unit_ms: i64, relative: bool) -
         let removed = shard.remove(key);
         drop(shard);
         drop(removed);
+        ctx.modified(key, "del");
     } else {
         shard.set_expire(key, when as u64, now);
+        ctx.modified(key, "expire");
     }
     ctx.out.int(1);
     Ok(())
@@ -141,12 +143,10 @@ fn ttl_generic(ctx: &mut Ctx, args: &[&[u8]], ms: bool, absolute: bool) -> CmdRe
 
 fn persist(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (key, now) = (args[1], ctx.now);
-    let mut shard = ctx.lock(key);
-    let had_ttl = shard.get(key, now).is_some_and(|e| e.expire_at() != 0);
+    let had_ttl = ctx.lock(key).persist(key, now);
     if had_ttl {
-        shard.set_expire(key, 0, now);
+        ctx.modified(key, "persist");
     }
-    drop(shard);
     ctx.out.int(had_ttl as i64);
     Ok(())
 }

@@ -168,7 +168,7 @@ fn clients_section(s: &mut String, server: &Server) {
     field!(s, "maxclients", server.config.read().maxclients);
     field!(s, "client_recent_max_input_buffer", max_in);
     field!(s, "client_recent_max_output_buffer", max_out);
-    field!(s, "blocked_clients", 0);
+    field!(s, "blocked_clients", server.blocking.count());
     field!(s, "tracking_clients", 0);
     field!(s, "clients_in_timeout_table", 0);
 }
@@ -238,7 +238,11 @@ fn persistence_section(s: &mut String, server: &Server) {
     let aof = server.config.read().appendonly;
     field!(s, "loading", 0);
     field!(s, "async_loading", 0);
-    field!(s, "rdb_changes_since_last_save", 0);
+    field!(
+        s,
+        "rdb_changes_since_last_save",
+        Stats::get(&server.stats.dirty)
+    );
     field!(s, "rdb_bgsave_in_progress", 0);
     field!(
         s,

@@ -41,6 +41,9 @@ fn del(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .filter_map(|key| locks.shard(db, key).remove_live(key, now))
         .collect();
     drop(locks);
+    for entry in &removed {
+        ctx.modified(entry.key(), "del");
+    }
     ctx.out.int(removed.len() as i64);
     drop(removed);
     Ok(())
@@ -126,6 +129,8 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> CmdResult {
     let replaced = locks.shard(db, dst).set(dst, entry.value, expire_at, now);
     drop(locks);
     drop(replaced);
+    ctx.modified(src, "rename_from");
+    ctx.modified(dst, "rename_to");
     if nx {
         ctx.out.int(1);
     } else {
@@ -171,6 +176,9 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let replaced = copied.then(|| target.set(dst, value, expire_at, now));
     drop(locks);
     drop(replaced);
+    if copied {
+        ctx.modified_in(dst_db, dst, "copy_to");
+    }
     ctx.count_lookup(true);
     ctx.out.int(copied as i64);
     Ok(())

@@ -6,11 +6,19 @@ pub mod client;
 pub mod connection;
 pub mod db;
 pub mod expire;
+pub mod hash;
 pub mod info;
 pub mod introspect;
 pub mod keys;
+pub mod list;
+pub mod memory;
+pub mod pubsub;
 pub mod server;
+pub mod set;
+pub mod sort;
 pub mod string;
+pub mod transaction;
+pub mod zset;
 
 use crate::command::TableBuilder;
 
@@ -20,9 +28,17 @@ pub fn register_all(t: &mut TableBuilder) {
     connection::register(t);
     db::register(t);
     expire::register(t);
+    hash::register(t);
     keys::register(t);
+    memory::register(t);
+    list::register(t);
     info::register(t);
     introspect::register(t);
     server::register(t);
+    pubsub::register(t);
+    set::register(t);
+    sort::register(t);
     string::register(t);
+    transaction::register(t);
+    zset::register(t);
 }

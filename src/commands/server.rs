@@ -13,6 +13,7 @@ use crate::util::time::now_us;
 
 /// Registers the family.
 pub fn register(t: &mut TableBuilder) {
+    t.add("monitor", monitor);
     t.add("time", time);
     t.add("lastsave", lastsave);
     t.add("shutdown", shutdown);
@@ -203,5 +204,16 @@ fn config_help(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
             "    Prints this help.",
         ],
     );
+    Ok(())
+}
+
+/// MONITOR: from now on the client receives every executed command.
+fn monitor(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    if !ctx.client.subs.monitoring {
+        let queue = ctx.client.subs.queue(&ctx.client.handle, ctx.out.resp3);
+        ctx.server.monitors.add(queue);
+        ctx.client.subs.monitoring = true;
+    }
+    ctx.out.ok();
     Ok(())
 }

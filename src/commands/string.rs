@@ -220,6 +220,10 @@ fn set_generic(
             None if flags & KEEPTTL != 0 => shard.set_keep_ttl(key, value, now),
             None => shard.set(key, value, 0, now),
         };
+        ctx.modified(key, "set");
+        if expire_at.is_some() {
+            ctx.modified(key, "expire");
+        }
         ok
     };
     if flags & GET == 0 {
@@ -285,12 +289,14 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         // An absolute time already past deletes the key.
         Some(at) if ext.has(EXAT | PXAT) && at <= now => {
             shard.remove(key);
+            ctx.modified(key, "del");
         }
         Some(at) => {
             shard.set_expire(key, at, now);
+            ctx.modified(key, "expire");
         }
-        None if ext.has(PERSIST) => {
-            shard.set_expire(key, 0, now);
+        None if ext.has(PERSIST) && shard.persist(key, now) => {
+            ctx.modified(key, "persist");
         }
         None => {}
     }
@@ -305,6 +311,7 @@ fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let found = reply_string(ctx.out, &mut shard, key, ctx.now)?;
     if found {
         shard.remove(key);
+        ctx.modified(key, "del");
     }
     drop(shard);
     ctx.count_lookup(found);
@@ -317,6 +324,7 @@ fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.lock(key);
     let found = reply_string(ctx.out, &mut shard, key, now)?;
     shard.set(key, Value::string(value), 0, now);
+    ctx.modified(key, "set");
     drop(shard);
     ctx.count_lookup(found);
     Ok(())
@@ -346,6 +354,7 @@ fn mset_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> CmdResult {
         locks
             .shard(db, kv[0])
             .set(kv[0], Value::string(kv[1]), 0, now);
+        ctx.modified(kv[0], "set");
     }
     if nx {
         ctx.out.int(1);
@@ -408,6 +417,7 @@ fn append(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             tail.len()
         }
     };
+    ctx.modified(key, "append");
     drop(shard);
     ctx.out.int(len as i64);
     Ok(())
@@ -489,7 +499,9 @@ fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 check_string_length(offset, value.len() as u64, max)?;
                 let buf = entry.value.make_raw().ok_or(CmdError::WrongType)?;
                 write_at(buf, offset as usize, value);
-                buf.len()
+                let len = buf.len();
+                ctx.modified(key, "setrange");
+                len
             }
         }
         // Setting nothing on a missing key creates nothing.
@@ -500,6 +512,7 @@ fn setrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             write_at(&mut buf, offset as usize, value);
             let len = buf.len();
             shard.set(key, Value::Raw(Box::new(buf)), 0, now);
+            ctx.modified(key, "setrange");
             len
         }
     };
@@ -540,6 +553,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) -> CmdResult {
             delta
         }
     };
+    ctx.modified(key, "incrby");
     drop(shard);
     ctx.out.int(value);
     Ok(())
@@ -593,6 +607,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             sum
         }
     };
+    ctx.modified(key, "incrbyfloat");
     drop(shard);
     ctx.out.bulk(&sum);
     Ok(())

@@ -388,4 +388,37 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
     },
+    Directive {
+        name: "client-output-buffer-limit",
+        default: "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60",
+        access: Access::Mutable,
+        doc: "Close clients whose pending output passes 'class hard soft seconds' limits (classes normal, replica, pubsub).",
+        get: |c| {
+            let l = &c.output_limits;
+            let f = |name: &str, b: &super::BufferLimit| format!("{name} {} {} {}", b.hard, b.soft, b.soft_seconds);
+            format!("{} {} {}", f("normal", &l.normal), f("slave", &l.replica), f("pubsub", &l.pubsub))
+        },
+        set: |c, v| {
+            let words: Vec<&str> = v.split_whitespace().collect();
+            if words.is_empty() || words.len() % 4 != 0 {
+                return Err("Wrong number of arguments in buffer limit configuration.".into());
+            }
+            let mut limits = c.output_limits;
+            for w in words.chunks(4) {
+                let limit = super::BufferLimit {
+                    hard: parse_memory(w[1]).map_err(|_| "Error in hard, soft or soft_seconds setting in buffer limit configuration.")?,
+                    soft: parse_memory(w[2]).map_err(|_| "Error in hard, soft or soft_seconds setting in buffer limit configuration.")?,
+                    soft_seconds: w[3].parse().map_err(|_| "Error in hard, soft or soft_seconds setting in buffer limit configuration.")?,
+                };
+                match w[0].to_ascii_lowercase().as_str() {
+                    "normal" => limits.normal = limit,
+                    "replica" | "slave" => limits.replica = limit,
+                    "pubsub" => limits.pubsub = limit,
+                    _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+                }
+            }
+            c.output_limits = limits;
+            Ok(())
+        },
+    },
 ];

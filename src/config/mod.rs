@@ -51,6 +51,9 @@ pub struct Config {
     pub threads: usize,
     /// Thresholds of the compact collection encodings.
     pub encodings: Encodings,
+    /// `client-output-buffer-limit` for the normal, replica and pubsub
+    /// classes.
+    pub output_limits: OutputLimits,
     /// The file the configuration was loaded from, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -72,6 +75,30 @@ pub struct Encodings {
     /// `list-max-listpack-size`: positive = entries per node, negative =
     /// node size class (-1 = 4 KB … -5 = 64 KB).
     pub list_max_listpack_size: i64,
+}
+
+/// One class of `client-output-buffer-limit`: a client is closed when its
+/// pending output exceeds `hard` bytes, or stays above `soft` bytes for
+/// `soft_seconds`. Zero disables a limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BufferLimit {
+    /// Hard limit in bytes.
+    pub hard: u64,
+    /// Soft limit in bytes.
+    pub soft: u64,
+    /// How long the soft limit may be exceeded.
+    pub soft_seconds: u64,
+}
+
+/// `client-output-buffer-limit` per client class.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutputLimits {
+    /// Ordinary clients.
+    pub normal: BufferLimit,
+    /// Replicas (`replica`/`slave`).
+    pub replica: BufferLimit,
+    /// Pub/Sub subscribers.
+    pub pubsub: BufferLimit,
 }
 
 /// A configuration problem, worded for the user.
@@ -106,6 +133,7 @@ impl Default for Config {
             requirepass: String::new(),
             threads: 0,
             encodings: Encodings::default(),
+            output_limits: OutputLimits::default(),
             config_file: None,
         };
         for d in DIRECTIVES {

@@ -57,6 +57,11 @@ impl Db {
         self.shards[idx].0.lock()
     }
 
+    /// Locks shard number `idx` if it is free right now.
+    pub fn try_lock_shard(&self, idx: usize) -> Option<MutexGuard<'_, Shard>> {
+        self.shards[idx].0.try_lock()
+    }
+
     /// Locks every shard in ascending order, for a consistent view.
     pub fn lock_all(&self) -> Vec<MutexGuard<'_, Shard>> {
         self.shards.iter().map(|s| s.0.lock()).collect()
@@ -129,6 +134,12 @@ pub struct MultiLock<'a> {
 }
 
 impl MultiLock<'_> {
+    /// Whether the shard of `key` in database `db` is part of this lock.
+    pub fn holds(&self, db: usize, key: &[u8]) -> bool {
+        let id = (db, shard_of(key));
+        self.guards.binary_search_by(|(k, _)| k.cmp(&id)).is_ok()
+    }
+
     /// The locked shard of `key` in database `db`.
     ///
     /// Panics if that shard was not part of the lock request, which is a

@@ -211,6 +211,15 @@ impl Shard {
         }
     }
 
+    /// Removes the TTL of a live key; whether it had one (PERSIST).
+    pub fn persist(&mut self, key: &[u8], now: u64) -> bool {
+        let had = self.get(key, now).is_some_and(|e| e.expire_at != 0);
+        if had {
+            self.set_expire(key, 0, now);
+        }
+        had
+    }
+
     /// Re-inserts an entry taken out of another shard or database,
     /// replacing any existing key.
     pub fn put_entry(&mut self, entry: Entry) {

@@ -1,5 +1,6 @@
 //! Stored values and their compact encodings.
 
+use crate::types::{Hash, List, Set, ZSet};
 use crate::util::num::parse_i64;
 
 /// Longest byte string kept inline (no heap allocation).
@@ -64,6 +65,14 @@ pub enum Value {
     Str(SmallBytes),
     /// A string grown in place by APPEND/SETRANGE (`raw`).
     Raw(Box<Vec<u8>>),
+    /// A hash.
+    Hash(Box<Hash>),
+    /// A list.
+    List(Box<List>),
+    /// A set.
+    Set(Box<Set>),
+    /// A sorted set.
+    ZSet(Box<ZSet>),
 }
 
 /// Scratch space for rendering an integer-encoded string.
@@ -84,6 +93,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Int(_) | Value::Str(_) | Value::Raw(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -93,6 +106,10 @@ impl Value {
             Value::Int(_) => "int",
             Value::Str(s) if s.as_bytes().len() <= EMBSTR_MAX => "embstr",
             Value::Str(_) | Value::Raw(_) => "raw",
+            Value::Hash(h) => h.encoding(),
+            Value::List(l) => l.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -103,6 +120,7 @@ impl Value {
             Value::Int(v) => Some(buf.format(*v).as_bytes()),
             Value::Str(s) => Some(s.as_bytes()),
             Value::Raw(v) => Some(v),
+            _ => None,
         }
     }
 
@@ -119,6 +137,7 @@ impl Value {
             Value::Raw(v) => return Some(v),
             Value::Int(v) => itoa::Buffer::new().format(*v).as_bytes().to_vec(),
             Value::Str(s) => s.as_bytes().to_vec(),
+            _ => return None,
         };
         *self = Value::Raw(Box::new(bytes));
         match self {
@@ -133,6 +152,10 @@ impl Value {
             Value::Int(_) => 0,
             Value::Str(s) => s.heap_size(),
             Value::Raw(v) => std::mem::size_of::<Vec<u8>>() + v.capacity(),
+            Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
+            Value::List(l) => std::mem::size_of::<List>() + l.heap_size(),
+            Value::Set(s) => std::mem::size_of::<Set>() + s.heap_size(),
+            Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_size(),
         }
     }
 }

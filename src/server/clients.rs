@@ -32,6 +32,8 @@ pub struct ClientInfo {
     pub omem: usize,
     /// `CLIENT NO-EVICT on`.
     pub no_evict: bool,
+    /// Channel, pattern and shard-channel subscription counts.
+    pub subscriptions: [usize; 3],
 }
 
 /// A connected client as other clients see it.
@@ -56,7 +58,7 @@ impl ClientHandle {
     /// Asks the client's connection task to close.
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
-        self.kill_signal.notify_one();
+        self.kill_signal.notify_waiters();
     }
 
     /// Whether the client was asked to close.
@@ -65,11 +67,16 @@ impl ClientHandle {
     }
 
     /// Resolves when [`ClientHandle::kill`] is called.
+    /// Several of these may wait at once (reading, writing, blocked).
     pub async fn killed(&self) {
+        let notified = self.kill_signal.notified();
+        tokio::pin!(notified);
+        // Registered before the flag is checked: a kill in between is seen.
+        notified.as_mut().enable();
         if self.is_killed() {
             return;
         }
-        self.kill_signal.notified().await;
+        notified.await;
     }
 
     /// One line of `CLIENT LIST` / `CLIENT INFO`, without the newline.
@@ -86,14 +93,23 @@ impl ClientHandle {
                 .map(|b| String::from_utf8_lossy(b).into_owned())
                 .unwrap_or_default()
         };
-        let flags = if info.no_evict { "e" } else { "N" };
+        let mut flags = String::new();
+        if info.subscriptions.iter().any(|&n| n > 0) {
+            flags.push('P');
+        }
+        if info.no_evict {
+            flags.push('e');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         let cmd = if info.last_cmd.is_empty() {
             "NULL"
         } else {
             &info.last_cmd
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -103,6 +119,9 @@ impl ClientHandle {
             idle,
             flags,
             info.db,
+            info.subscriptions[0],
+            info.subscriptions[1],
+            info.subscriptions[2],
             info.qbuf,
             0,
             16384,

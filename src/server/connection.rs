@@ -9,9 +9,12 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::blocking::{Block, Wakeup};
 use super::clients::ClientHandle;
+use super::pubsub::Inbox;
 use super::Server;
 use crate::command::{execute, Action, ClientState, Command};
+use crate::config::BufferLimit;
 use crate::protocol::reply::Reply;
 use crate::protocol::request::{Limits, Parsed, Parser};
 
@@ -36,6 +39,18 @@ fn with_args<R>(buf: &[u8], spans: &[(usize, usize)], f: impl FnOnce(&[&[u8]]) -
     }
 }
 
+/// The next published message for this client; never resolves for a
+/// client without subscriptions.
+async fn next_message(inbox: &mut Option<Inbox>) -> Vec<u8> {
+    match inbox {
+        Some(rx) => match rx.recv().await {
+            Some(msg) => msg,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
 /// Why a connection ended.
 enum Close {
     Peer,
@@ -50,6 +65,8 @@ struct Connection {
     out: Reply,
     client: ClientState,
     last_cmd: Option<&'static Command>,
+    /// `client-output-buffer-limit normal`, refreshed per batch.
+    out_limit: BufferLimit,
 }
 
 /// Serves one accepted connection until it closes.
@@ -64,8 +81,11 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, handle: Arc<ClientHan
         parser: Parser::default(),
         out: Reply::new(),
         last_cmd: None,
+        out_limit: BufferLimit::default(),
     };
     let _ = conn.run().await;
+    conn.client.unwatch_all(&server);
+    conn.client.unsubscribe_all(&server);
     server.clients.unregister(id);
 }
 
@@ -82,12 +102,18 @@ impl Connection {
             }
             let (timeout, query_limit, max_bulk) = {
                 let c = self.server.config.read();
+                self.out_limit = c.output_limits.normal;
                 (c.timeout, c.client_query_buffer_limit, c.proto_max_bulk_len)
             };
+            let idle_limit = timeout > 0 && !self.client.subs.active();
             let n = tokio::select! {
                 r = self.stream.read_buf(&mut self.buf) => r?,
+                msg = next_message(&mut self.client.subs.inbox) => {
+                    self.deliver_messages(msg).await?;
+                    continue;
+                }
                 _ = &mut killed => return Ok(Close::Now),
-                _ = tokio::time::sleep(Duration::from_secs(timeout)), if timeout > 0 => {
+                _ = tokio::time::sleep(Duration::from_secs(timeout)), if idle_limit => {
                     return Ok(Close::Now);
                 }
             };
@@ -145,11 +171,27 @@ impl Connection {
                             self.flush().await?;
                             tokio::time::sleep(d).await;
                         }
+                        Some(Action::Block(block)) => {
+                            close = self.wait_blocked(block).await?;
+                            if close {
+                                break;
+                            }
+                        }
                         Some(Action::Shutdown) => {
                             self.server.request_shutdown();
                             close = true;
                             break;
                         }
+                    }
+                    let hard = self.out_limit.hard;
+                    if hard > 0 && self.out.buf.len() as u64 > hard {
+                        tracing::warn!(
+                            client = %self.client.handle.addr,
+                            "Client closed for overcoming of output buffer limits (hard normal limit)"
+                        );
+                        self.out.buf.clear();
+                        close = true;
+                        break;
                     }
                     if self.out.buf.len() >= FLUSH_AT {
                         self.flush().await?;
@@ -177,11 +219,115 @@ impl Connection {
         Ok(close)
     }
 
+    /// Writes a published message and whatever else is already queued.
+    async fn deliver_messages(&mut self, first: Vec<u8>) -> std::io::Result<()> {
+        let mut total = first.len();
+        self.out.buf.extend_from_slice(&first);
+        while self.out.buf.len() < FLUSH_AT {
+            let Some(msg) = self
+                .client
+                .subs
+                .inbox
+                .as_mut()
+                .and_then(|rx| rx.try_recv().ok())
+            else {
+                break;
+            };
+            total += msg.len();
+            self.out.buf.extend_from_slice(&msg);
+        }
+        self.flush().await?;
+        if let Some(sub) = &self.client.subs.subscriber {
+            sub.written(total);
+        }
+        Ok(())
+    }
+
+    /// Waits for a blocked command's outcome while watching the socket for
+    /// a disconnect. Returns whether the connection must close.
+    async fn wait_blocked(&mut self, mut block: Block) -> std::io::Result<bool> {
+        self.flush().await?;
+        let server = self.server.clone();
+        let handle = self.client.handle.clone();
+        let deadline = block.deadline;
+        let expired = async move {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(expired);
+        let wakeup = loop {
+            if self.buf.capacity() - self.buf.len() < READ_CHUNK {
+                self.buf.reserve(READ_CHUNK);
+            }
+            tokio::select! {
+                w = &mut block.rx => break w.ok(),
+                _ = &mut expired => {
+                    if server.blocking.cancel(&block.waiter) {
+                        self.out.buf.extend_from_slice(&block.waiter.timeout_reply());
+                        return Ok(false);
+                    }
+                    // Served in the meantime: the reply is on its way.
+                    break (&mut block.rx).await.ok();
+                }
+                _ = handle.killed() => {
+                    server.blocking.cancel(&block.waiter);
+                    return Ok(true);
+                }
+                r = self.stream.read_buf(&mut self.buf) => match r {
+                    Ok(0) | Err(_) => {
+                        server.blocking.cancel(&block.waiter);
+                        return Ok(true);
+                    }
+                    Ok(n) => {
+                        server.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                },
+            }
+        };
+        match wakeup {
+            Some(Wakeup::Served(reply, then)) => {
+                self.out.buf.extend_from_slice(&reply);
+                if let Some(cmd) = then {
+                    let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
+                    let mut discarded = Reply {
+                        resp3: self.out.resp3,
+                        ..Reply::default()
+                    };
+                    execute(&server, &mut self.client, &mut discarded, &args);
+                }
+            }
+            Some(Wakeup::Unblocked(reply)) => self.out.buf.extend_from_slice(&reply),
+            None => {}
+        }
+        Ok(false)
+    }
+
     async fn flush(&mut self) -> std::io::Result<()> {
         if self.out.buf.is_empty() {
             return Ok(());
         }
-        self.stream.write_all(&self.out.buf).await?;
+        // A client that stops reading must not pin its task forever: a
+        // kill (CLIENT KILL, output buffer limits) interrupts the write.
+        let handle = self.client.handle.clone();
+        // Output over the soft limit may take at most soft_seconds to drain.
+        let limit = self.out_limit;
+        let over_soft = limit.soft > 0 && self.out.buf.len() as u64 > limit.soft;
+        let drain_deadline = Duration::from_secs(limit.soft_seconds);
+        tokio::select! {
+            r = self.stream.write_all(&self.out.buf) => r?,
+            _ = handle.killed() => {
+                return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "client killed"));
+            }
+            _ = tokio::time::sleep(drain_deadline), if over_soft => {
+                tracing::warn!(
+                    client = %self.client.handle.addr,
+                    "Client closed for overcoming of output buffer limits (soft normal limit)"
+                );
+                return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "output buffer soft limit"));
+            }
+        }
         self.server
             .stats
             .net_output_bytes

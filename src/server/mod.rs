@@ -1,9 +1,13 @@
 //! The server: shared state, listeners, background tasks and shutdown.
 
+pub mod blocking;
 pub mod clients;
 mod connection;
 mod cron;
+pub mod monitor;
+pub mod pubsub;
 pub mod stats;
+pub mod watch;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
@@ -38,6 +42,14 @@ pub struct Server {
     pub commands: &'static CommandTable,
     /// Connected clients.
     pub clients: Clients,
+    /// Clients blocked on keys.
+    pub blocking: blocking::Blocking,
+    /// Keys watched for transactions.
+    pub watches: watch::Watches,
+    /// Pub/Sub subscriptions.
+    pub pubsub: pubsub::PubSub,
+    /// Clients in MONITOR mode.
+    pub monitors: monitor::Monitors,
     /// Counters for `INFO`.
     pub stats: Stats,
     /// Process start.
@@ -81,6 +93,10 @@ impl Server {
             keyspace: Keyspace::new(databases),
             commands: Box::leak(Box::new(commands)),
             clients: Clients::default(),
+            blocking: blocking::Blocking::default(),
+            watches: watch::Watches::default(),
+            pubsub: pubsub::PubSub::default(),
+            monitors: monitor::Monitors::default(),
             stats: Stats::default(),
             started: Instant::now(),
             run_id: new_run_id(),

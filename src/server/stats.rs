@@ -22,6 +22,8 @@ pub struct Stats {
     pub keyspace_misses: AtomicU64,
     /// Error replies.
     pub error_replies: AtomicU64,
+    /// Keyspace changes since the last save (`rdb_changes_since_last_save`).
+    pub dirty: AtomicU64,
     /// Bytes read from clients.
     pub net_input_bytes: AtomicU64,
     /// Bytes written to clients.
@@ -52,6 +54,7 @@ impl Stats {
         add(&self.keyspace_hits, s.hits);
         add(&self.keyspace_misses, s.misses);
         add(&self.error_replies, s.errors);
+        add(&self.dirty, s.dirty);
     }
 
     /// Counts an error reply under its code (the first word of `msg`).
