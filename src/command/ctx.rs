@@ -12,6 +12,7 @@ use crate::protocol::reply::Reply;
 use crate::server::blocking::{Block, BlockedOp, HeldShards, ShardAccess};
 use crate::server::clients::ClientHandle;
 use crate::server::pubsub::{Inbox, Kind, Subscriber};
+use crate::server::tracking::{self, ClientTracking};
 use crate::server::Server;
 
 /// Something the connection must do after the current command.
@@ -101,6 +102,8 @@ pub struct ClientState {
     pub watch_dirty: Arc<AtomicBool>,
     /// Pub/Sub state, once the client subscribed to something.
     pub subs: Subscriptions,
+    /// Client-side caching state (CLIENT TRACKING).
+    pub tracking: ClientTracking,
 }
 
 /// A client's subscriptions.
@@ -125,6 +128,7 @@ impl Subscriptions {
         let (sub, inbox) = Subscriber::new(handle.clone(), resp3);
         self.subscriber = Some(sub.clone());
         self.inbox = Some(inbox);
+        let _ = handle.queue.set(Arc::downgrade(&sub));
         sub
     }
 
@@ -156,6 +160,7 @@ impl ClientState {
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),
             subs: Subscriptions::default(),
+            tracking: ClientTracking::default(),
         }
     }
 
@@ -235,6 +240,9 @@ impl<'a> Ctx<'a> {
     pub fn modified_in(&mut self, db: usize, key: &[u8], event: &'static str) {
         self.client.stats.dirty += 1;
         self.server.watches.touch(db, key);
+        if self.server.tracking.clients() > 0 {
+            tracking::touched(self.server, self.client, key);
+        }
         tracing::trace!(db, event, key = %String::from_utf8_lossy(key), "modified");
     }
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::ctx::ReplyMode;
 use super::{c_str, flags, ClientState, Command, Ctx};
 use crate::protocol::reply::Reply;
-use crate::server::Server;
+use crate::server::{tracking, Server};
 use crate::util::time::{now_ms, now_us};
 
 /// Redis quotes at most this much of the arguments in errors.
@@ -124,6 +124,7 @@ pub fn execute(
         // Set by this very command (CLIENT REPLY SKIP): its own reply stays.
         ReplyMode::Skip => {}
     }
+    tracking::after_command(server, client, out, cmd);
     cmd
 }
 
@@ -179,6 +180,9 @@ pub fn invoke(
             true
         }
     };
+    if client.tracking.on && cmd.has(flags::READONLY) {
+        tracking::remember(server, client, cmd, args);
+    }
     if server.monitors.active() && !cmd.has(flags::SKIP_MONITOR | flags::ADMIN) {
         // Monitors count as replicas for output buffer limits, as in Redis.
         let limit = server.config.read().output_limits.replica;

@@ -8,6 +8,7 @@ use crate::command::{Action, CmdError, CmdResult, Ctx, ReplyMode, TableBuilder};
 use crate::commands::args::is;
 use crate::commands::introspect::reply_help;
 use crate::server::clients::ClientHandle;
+use crate::server::tracking;
 use crate::util::num::parse_i64;
 
 /// Registers the family.
@@ -22,6 +23,10 @@ pub fn register(t: &mut TableBuilder) {
     t.add_sub("client", "no-evict", no_evict);
     t.add_sub("client", "reply", reply);
     t.add_sub("client", "help", help);
+    t.add_sub("client", "tracking", tracking);
+    t.add_sub("client", "caching", caching);
+    t.add_sub("client", "getredir", getredir);
+    t.add_sub("client", "trackinginfo", trackinginfo);
     // Redis 7.2's entry: client libraries send it on connect.
     t.add_sub_custom(
         "client",
@@ -415,5 +420,190 @@ fn unblock(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     let done = id > 0 && ctx.server.blocking.unblock(id as u64, with_error);
     ctx.out.int(done as i64);
+    Ok(())
+}
+
+/// CLIENT TRACKING on|off [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN]
+/// [OPTOUT] [NOLOOP], validated in Redis's order.
+fn tracking(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let mut redirect: i64 = 0;
+    let mut opts = tracking::Options::default();
+    let mut prefixes: Vec<&[u8]> = Vec::new();
+    let mut j = 3;
+    while j < args.len() {
+        let more = j + 1 < args.len();
+        let arg = args[j];
+        if is(arg, "redirect") && more {
+            j += 1;
+            if redirect != 0 {
+                return Err(CmdError::err(
+                    "ERR A client can only redirect to a single other client",
+                ));
+            }
+            redirect = crate::commands::args::int(args[j])?;
+            let exists = u64::try_from(redirect)
+                .ok()
+                .and_then(|id| ctx.server.clients.get(id))
+                .is_some();
+            if !exists {
+                return Err(CmdError::err(
+                    "ERR The client ID you want redirect to does not exist",
+                ));
+            }
+        } else if is(arg, "bcast") {
+            opts.bcast = true;
+        } else if is(arg, "optin") {
+            opts.optin = true;
+        } else if is(arg, "optout") {
+            opts.optout = true;
+        } else if is(arg, "noloop") {
+            opts.noloop = true;
+        } else if is(arg, "prefix") && more {
+            j += 1;
+            prefixes.push(args[j]);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    if is(args[2], "off") {
+        tracking::disable(ctx.server, ctx.client);
+        ctx.out.ok();
+        return Ok(());
+    }
+    if !is(args[2], "on") {
+        return Err(CmdError::Syntax);
+    }
+    let current = &ctx.client.tracking;
+    if !opts.bcast && !prefixes.is_empty() {
+        return Err(CmdError::err(
+            "ERR PREFIX option requires BCAST mode to be enabled",
+        ));
+    }
+    if current.on && current.opts.bcast != opts.bcast {
+        return Err(CmdError::err("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode."));
+    }
+    if opts.bcast && (opts.optin || opts.optout) {
+        return Err(CmdError::err(
+            "ERR OPTIN and OPTOUT are not compatible with BCAST",
+        ));
+    }
+    if opts.optin && opts.optout {
+        return Err(CmdError::err(
+            "ERR You can't specify both OPTIN mode and OPTOUT mode",
+        ));
+    }
+    if (opts.optin && current.opts.optout) || (opts.optout && current.opts.optin) {
+        return Err(CmdError::err("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode."));
+    }
+    if opts.bcast {
+        if let Some((msg, enable_anyway)) = ctx
+            .server
+            .tracking
+            .prefix_collision(ctx.client.id, &prefixes)
+        {
+            if !enable_anyway {
+                return Err(CmdError::Bytes(msg));
+            }
+            // Redis 7.0 replies the error and then goes on (a known bug
+            // reproduced for byte compatibility).
+            ctx.out.error_bytes(&msg);
+        }
+    }
+    let resp3 = ctx.out.resp3;
+    tracking::enable(
+        ctx.server,
+        ctx.client,
+        resp3,
+        redirect as u64,
+        opts,
+        &prefixes,
+    );
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT CACHING yes|no: tracks (OPTIN) or skips (OPTOUT) the next
+/// command's keys.
+fn caching(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let t = &mut ctx.client.tracking;
+    if !t.on {
+        return Err(CmdError::err("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"));
+    }
+    if is(args[2], "yes") {
+        if !t.opts.optin {
+            return Err(CmdError::err(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            ));
+        }
+    } else if is(args[2], "no") {
+        if !t.opts.optout {
+            return Err(CmdError::err(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            ));
+        }
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    t.caching = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// The redirect id of a tracking client (0 = none), -1 when not tracking.
+fn redirect_of(ctx: &Ctx) -> (i64, Option<tracking::Info>) {
+    if !ctx.client.tracking.on {
+        return (-1, None);
+    }
+    let info = ctx.server.tracking.info(ctx.client.id);
+    (info.as_ref().map_or(0, |i| i.redirect as i64), info)
+}
+
+fn getredir(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let (redirect, _) = redirect_of(ctx);
+    ctx.out.int(redirect);
+    Ok(())
+}
+
+fn trackinginfo(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let (redirect, info) = redirect_of(ctx);
+    let t = &ctx.client.tracking;
+    let mut flags: Vec<&[u8]> = vec![if t.on { b"on" } else { b"off" }];
+    if t.opts.bcast {
+        flags.push(b"bcast");
+    }
+    if t.opts.optin {
+        flags.push(b"optin");
+        if t.caching {
+            flags.push(b"caching-yes");
+        }
+    }
+    if t.opts.optout {
+        flags.push(b"optout");
+        if t.caching {
+            flags.push(b"caching-no");
+        }
+    }
+    if t.opts.noloop {
+        flags.push(b"noloop");
+    }
+    if info.as_ref().is_some_and(|i| i.broken) {
+        flags.push(b"broken_redirect");
+    }
+    let out = &mut *ctx.out;
+    out.map(3);
+    out.bulk(b"flags");
+    out.set(flags.len());
+    for f in flags {
+        out.bulk(f);
+    }
+    out.bulk(b"redirect");
+    out.int(redirect);
+    out.bulk(b"prefixes");
+    let prefixes = info.map(|i| i.prefixes).unwrap_or_default();
+    out.array(prefixes.len());
+    for p in &prefixes {
+        out.bulk(p);
+    }
     Ok(())
 }

@@ -131,6 +131,10 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.resp3 = p == 3;
         if let Some(sub) = &ctx.client.subs.subscriber {
             sub.set_resp3(ctx.out.resp3);
+        } else if ctx.out.resp3 {
+            // RESP3 clients can receive pushes from others at any time
+            // (redirected tracking invalidations): give them a queue.
+            ctx.client.subs.queue(&ctx.client.handle, true);
         }
     }
     let out = &mut *ctx.out;
@@ -156,6 +160,7 @@ fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.client.multi = None;
     ctx.client.unwatch_all(ctx.server);
     ctx.client.unsubscribe_all(ctx.server);
+    crate::server::tracking::disable(ctx.server, ctx.client);
     ctx.client.db = 0;
     ctx.out.resp3 = false;
     ctx.client.reply_mode = ReplyMode::On;

@@ -66,6 +66,7 @@ fn touch_watched(ctx: &Ctx, db: usize, other: usize) {
 fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let background = flush_mode(args)?;
     touch_watched(ctx, ctx.client.db, ctx.client.db);
+    crate::server::tracking::flushed(ctx.server, ctx.client);
     let old = ctx.server.keyspace.take_db(ctx.client.db);
     dispose(ctx, vec![old], background);
     ctx.out.ok();
@@ -78,6 +79,7 @@ fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     for db in 0..ctx.server.keyspace.db_count() {
         touch_watched(ctx, db, db);
     }
+    crate::server::tracking::flushed(ctx.server, ctx.client);
     let keyspace = &ctx.server.keyspace;
     let old = (0..keyspace.db_count())
         .map(|db| keyspace.take_db(db))

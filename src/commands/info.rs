@@ -169,7 +169,7 @@ fn clients_section(s: &mut String, server: &Server) {
     field!(s, "client_recent_max_input_buffer", max_in);
     field!(s, "client_recent_max_output_buffer", max_out);
     field!(s, "blocked_clients", server.blocking.count());
-    field!(s, "tracking_clients", 0);
+    field!(s, "tracking_clients", server.tracking.clients());
     field!(s, "clients_in_timeout_table", 0);
 }
 

@@ -2,12 +2,14 @@
 //! and `INFO clients`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Instant;
 
 use dashmap::DashMap;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
+
+use super::pubsub::Subscriber;
 
 /// Fields of a client that change while it runs, updated once per batch.
 #[derive(Default, Clone)]
@@ -50,6 +52,9 @@ pub struct ClientHandle {
     pub created: Instant,
     /// Mutable details.
     pub info: Mutex<ClientInfo>,
+    /// The client's message queue once it has one (redirected tracking
+    /// invalidations reach it there).
+    pub queue: OnceLock<Weak<Subscriber>>,
     killed: AtomicBool,
     kill_signal: Notify,
 }
@@ -157,6 +162,7 @@ impl Clients {
                 resp: 2,
                 ..ClientInfo::default()
             }),
+            queue: OnceLock::new(),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
         });

@@ -86,6 +86,7 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, handle: Arc<ClientHan
     let _ = conn.run().await;
     conn.client.unwatch_all(&server);
     conn.client.unsubscribe_all(&server);
+    super::tracking::disable(&server, &mut conn.client);
     server.clients.unregister(id);
 }
 

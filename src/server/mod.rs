@@ -7,6 +7,7 @@ mod cron;
 pub mod monitor;
 pub mod pubsub;
 pub mod stats;
+pub mod tracking;
 pub mod watch;
 
 use std::net::{IpAddr, SocketAddr};
@@ -48,6 +49,8 @@ pub struct Server {
     pub watches: watch::Watches,
     /// Pub/Sub subscriptions.
     pub pubsub: pubsub::PubSub,
+    /// Client-side caching (CLIENT TRACKING).
+    pub tracking: tracking::Tracking,
     /// Clients in MONITOR mode.
     pub monitors: monitor::Monitors,
     /// Counters for `INFO`.
@@ -96,6 +99,7 @@ impl Server {
             blocking: blocking::Blocking::default(),
             watches: watch::Watches::default(),
             pubsub: pubsub::PubSub::default(),
+            tracking: tracking::Tracking::default(),
             monitors: monitor::Monitors::default(),
             stats: Stats::default(),
             started: Instant::now(),

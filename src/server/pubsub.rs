@@ -54,6 +54,11 @@ impl Subscriber {
         self.resp3.store(resp3, Ordering::Relaxed);
     }
 
+    /// Whether the client speaks RESP3.
+    pub fn resp3(&self) -> bool {
+        self.resp3.load(Ordering::Relaxed)
+    }
+
     /// The client's id.
     pub fn id(&self) -> u64 {
         self.id
