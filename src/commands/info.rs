@@ -303,6 +303,10 @@ fn stats_section(s: &mut String, server: &Server) {
     field!(s, "pubsubshard_channels", 0);
     field!(s, "latest_fork_usec", 0);
     field!(s, "total_forks", 0);
+    let (keys, items, prefixes) = server.tracking.totals();
+    field!(s, "tracking_total_keys", keys);
+    field!(s, "tracking_total_items", items);
+    field!(s, "tracking_total_prefixes", prefixes);
     field!(s, "unexpected_error_replies", 0);
     field!(s, "total_error_replies", Stats::get(&st.error_replies));
 }

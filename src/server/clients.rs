@@ -36,6 +36,21 @@ pub struct ClientInfo {
     pub no_evict: bool,
     /// Channel, pattern and shard-channel subscription counts.
     pub subscriptions: [usize; 3],
+    /// CLIENT TRACKING state.
+    pub tracking: TrackingFlags,
+}
+
+/// What `CLIENT LIST` shows of CLIENT TRACKING.
+#[derive(Default, Clone, Copy)]
+pub struct TrackingFlags {
+    /// Tracking is on (flag `t`).
+    pub on: bool,
+    /// BCAST mode (flag `B`).
+    pub bcast: bool,
+    /// The redirect client vanished (flag `R`).
+    pub broken: bool,
+    /// Redirect client id (0 = none).
+    pub redirect: u64,
 }
 
 /// A connected client as other clients see it.
@@ -102,19 +117,34 @@ impl ClientHandle {
         if info.subscriptions.iter().any(|&n| n > 0) {
             flags.push('P');
         }
+        let tracking = info.tracking;
+        for (set, c) in [
+            (tracking.on, 't'),
+            (tracking.broken, 'R'),
+            (tracking.bcast, 'B'),
+        ] {
+            if set {
+                flags.push(c);
+            }
+        }
         if info.no_evict {
             flags.push('e');
         }
         if flags.is_empty() {
             flags.push('N');
         }
+        let redir = if tracking.on {
+            tracking.redirect as i64
+        } else {
+            -1
+        };
         let cmd = if info.last_cmd.is_empty() {
             "NULL"
         } else {
             &info.last_cmd
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -134,6 +164,7 @@ impl ClientHandle {
             info.omem,
             info.qbuf + info.omem + 16384,
             cmd,
+            redir,
             info.resp,
             text(&info.lib_name),
             text(&info.lib_ver),

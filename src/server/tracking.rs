@@ -22,6 +22,7 @@ use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
+use super::clients::{ClientHandle, TrackingFlags};
 use super::pubsub::Subscriber;
 use super::Server;
 use crate::command::{ClientState, Command};
@@ -71,6 +72,20 @@ struct Tracker {
     prefixes: BTreeSet<Vec<u8>>,
     /// The client's own message queue.
     queue: Arc<Subscriber>,
+    /// The client's handle, for `CLIENT LIST` flags.
+    handle: Arc<ClientHandle>,
+}
+
+impl Tracker {
+    /// Publishes the state `CLIENT LIST` shows.
+    fn publish(&self) {
+        self.handle.info.lock().tracking = TrackingFlags {
+            on: true,
+            bcast: self.opts.bcast,
+            broken: self.broken,
+            redirect: self.redirect,
+        };
+    }
 }
 
 #[derive(Default)]
@@ -79,6 +94,8 @@ struct Inner {
     trackers: BTreeMap<u64, Tracker>,
     /// Default mode: key name -> ids of clients that read it.
     keys: HashMap<Vec<u8>, Vec<u64>>,
+    /// Client ids over all of `keys` (`INFO tracking_total_items`).
+    items: usize,
     /// BCAST mode: prefix -> ids of clients registered for it.
     prefixes: BTreeMap<Vec<u8>, Vec<u64>>,
 }
@@ -157,6 +174,12 @@ impl Tracking {
         }
     }
 
+    /// Tracked keys, (key, client) pairs and BCAST prefixes, for `INFO`.
+    pub fn totals(&self) -> (usize, usize, usize) {
+        let inner = self.inner.lock();
+        (inner.keys.len(), inner.items, inner.prefixes.len())
+    }
+
     /// The redirect, broken flag and prefixes of a tracking client.
     pub fn info(&self, id: u64) -> Option<Info> {
         let inner = self.inner.lock();
@@ -189,10 +212,12 @@ pub fn enable(
         broken: false,
         prefixes: BTreeSet::new(),
         queue,
+        handle: client.handle.clone(),
     });
     tracker.opts = opts;
     tracker.redirect = redirect;
     tracker.broken = false;
+    tracker.publish();
     if opts.bcast {
         if prefixes.is_empty() {
             Tracking::add_prefix(&mut inner, client.id, b"");
@@ -225,7 +250,9 @@ pub fn disable(server: &Server, client: &mut ClientState) {
     if tracking.clients.fetch_sub(1, Ordering::Relaxed) == 1 {
         // Nobody left to invalidate: reclaim the table.
         inner.keys = HashMap::new();
+        inner.items = 0;
     }
+    client.handle.info.lock().tracking = TrackingFlags::default();
     let t = &mut client.tracking;
     t.on = false;
     t.opts = Options::default();
@@ -248,6 +275,7 @@ pub fn remember(server: &Server, client: &ClientState, cmd: &Command, args: &[&[
         let ids = inner.keys.entry(key.to_vec()).or_default();
         if !ids.contains(&client.id) {
             ids.push(client.id);
+            inner.items += 1;
         }
     }
 }
@@ -261,6 +289,7 @@ pub fn touched(server: &Server, writer: &mut ClientState, key: &[u8]) {
     let Some(ids) = inner.keys.remove(key) else {
         return;
     };
+    inner.items -= ids.len();
     let limits = Limits::of(server);
     for id in ids {
         let Some(t) = inner.trackers.get_mut(&id) else {
@@ -292,6 +321,7 @@ pub fn flushed(server: &Server, writer: &mut ClientState) {
         }
     }
     inner.keys = HashMap::new();
+    inner.items = 0;
 }
 
 /// Called once per top-level command: sends the invalidations the command
@@ -428,7 +458,10 @@ fn send(
         return;
     }
     let Some(target) = server.clients.get(t.redirect) else {
-        t.broken = true;
+        if !t.broken {
+            t.broken = true;
+            t.publish();
+        }
         if tracker_resp3 {
             let mut out = frame(true);
             out.push(2);
