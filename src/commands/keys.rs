@@ -3,7 +3,7 @@
 //! in `expire`, the whole-database ones (and MOVE) in `db`.
 
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
-use crate::commands::args::{cursor, db_index, int, is};
+use crate::commands::args::{cursor, db_index, is, ScanOptions};
 use crate::keyspace::{Entry, Value, SHARDS};
 use crate::util::glob::glob_match;
 use crate::util::rand::random_u64;
@@ -207,27 +207,8 @@ fn keys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type].
 fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut cur = cursor(args[1])?;
-    let mut count: i64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut type_filter: Option<&[u8]> = None;
-    let mut i = 2;
-    while i < args.len() {
-        let has_value = i + 1 < args.len();
-        if is(args[i], "COUNT") && has_value {
-            count = int(args[i + 1])?;
-            if count < 1 {
-                return Err(CmdError::Syntax);
-            }
-        } else if is(args[i], "MATCH") && has_value {
-            pattern = Some(args[i + 1]).filter(|p| *p != b"*");
-        } else if is(args[i], "TYPE") && has_value {
-            type_filter = Some(args[i + 1]);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
-    let count = count as u64;
+    let opts = ScanOptions::parse(&args[2..], true)?;
+    let count = opts.count;
     // Like Redis: stop after about COUNT keys, or after 10 * COUNT buckets
     // so a sparse table cannot make one call run long.
     let mut budget = count.saturating_mul(10);
@@ -237,8 +218,8 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     loop {
         cur = db.scan_step(cur, ctx.now, |e| {
             visited += 1;
-            let wanted = pattern.map_or(true, |p| glob_match(p, e.key(), false))
-                && type_filter.map_or(true, |t| {
+            let wanted = opts.matches(e.key())
+                && opts.type_filter.map_or(true, |t| {
                     t.eq_ignore_ascii_case(e.value.type_name().as_bytes())
                 });
             if wanted {

@@ -9,11 +9,10 @@
 //! so no two shards are borrowed together.
 
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
-use crate::commands::args::{cursor, int, is};
+use crate::commands::args::{cursor, int, is, ScanOptions};
 use crate::keyspace::{MultiLock, Shard, Value};
 use crate::protocol::reply::Reply;
 use crate::types::set::{Elem, Member, Set};
-use crate::util::glob::glob_match;
 use crate::util::num::parse_i64;
 
 /// Registers the family.
@@ -587,22 +586,8 @@ fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     // Options are parsed after the lookup, as in Redis's
     // scanGenericCommand; TYPE is only for SCAN.
-    let mut count = 10u64;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        if is(args[i], "COUNT") && i + 1 < args.len() {
-            count = match int(args[i + 1])? {
-                n if n < 1 => return Err(CmdError::Syntax),
-                n => n as u64,
-            };
-        } else if is(args[i], "MATCH") && i + 1 < args.len() {
-            pattern = Some(args[i + 1]).filter(|p| *p != b"*");
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
+    let opts = ScanOptions::parse(&args[3..], false)?;
+    let count = opts.count;
     let mut found: Vec<Member> = Vec::new();
     let mut budget = count.saturating_mul(10);
     loop {
@@ -614,9 +599,9 @@ fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     drop(shard);
     ctx.count_lookup(true);
-    if let Some(p) = pattern {
+    if opts.pattern.is_some() {
         let mut buf = crate::keyspace::value::IntBuf::new();
-        found.retain(|m| glob_match(p, m.as_elem().bytes(&mut buf), false));
+        found.retain(|m| opts.matches(m.as_elem().bytes(&mut buf)));
     }
     ctx.out.array(2);
     ctx.out.bulk(itoa::Buffer::new().format(cur).as_bytes());

@@ -8,12 +8,11 @@ pub mod range;
 pub mod setops;
 
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
-use crate::commands::args::{cursor, int, is};
+use crate::commands::args::{cursor, int, is, ScanOptions};
 use crate::keyspace::{Shard, Value};
 use crate::protocol::reply::Reply;
 use crate::types::zset::Limits;
 use crate::types::ZSet;
-use crate::util::glob::glob_match;
 use crate::util::num::format_g17;
 use parse::{score_arg, LexRange, ScoreRange};
 
@@ -405,23 +404,8 @@ fn zscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.array(0);
         return Ok(());
     };
-    let mut count: i64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let has_value = i + 1 < args.len();
-        if is(args[i], "COUNT") && has_value {
-            count = int(args[i + 1])?;
-            if count < 1 {
-                return Err(CmdError::Syntax);
-            }
-        } else if is(args[i], "MATCH") && has_value {
-            pattern = Some(args[i + 1]).filter(|p| *p != b"*");
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
+    let opts = ScanOptions::parse(&args[3..], false)?;
+    let count = opts.count;
     // As Redis: about COUNT elements, at most 10 * COUNT buckets per call.
     // A listpack holds scores as strings made by `d2string`; the skiplist
     // ones are printed with `%.17g`.
@@ -434,12 +418,12 @@ fn zscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut budget = count.saturating_mul(10);
     loop {
         cur = z.scan(cur, |m, s| {
-            if pattern.map_or(true, |p| glob_match(p, m, false)) {
+            if opts.matches(m) {
                 found.push((m.to_vec(), s));
             }
         });
         budget -= 1;
-        if cur == 0 || budget == 0 || found.len() as i64 >= count {
+        if cur == 0 || budget == 0 || found.len() as u64 >= count {
             break;
         }
     }
