@@ -58,7 +58,7 @@ fn exists(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .map(|key| locks.shard(db, key).peek(key, now).is_some())
         .collect();
     drop(locks);
-    count_lookups(ctx, &found)
+    count_lookups(ctx, &args[1..], &found)
 }
 
 /// TOUCH counts the existing keys and refreshes their access clock.
@@ -70,13 +70,13 @@ fn touch(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .map(|key| locks.shard(db, key).get(key, now).is_some())
         .collect();
     drop(locks);
-    count_lookups(ctx, &found)
+    count_lookups(ctx, &args[1..], &found)
 }
 
 /// Feeds the hit/miss statistics and replies with the number of hits.
-fn count_lookups(ctx: &mut Ctx, found: &[bool]) -> CmdResult {
-    for &hit in found {
-        ctx.count_lookup(hit);
+fn count_lookups(ctx: &mut Ctx, keys: &[&[u8]], found: &[bool]) -> CmdResult {
+    for (key, &hit) in keys.iter().zip(found) {
+        ctx.read_lookup(key, hit);
     }
     ctx.out.int(found.iter().filter(|&&hit| hit).count() as i64);
     Ok(())
@@ -87,7 +87,7 @@ fn type_cmd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .lock(args[1])
         .peek(args[1], ctx.now)
         .map(|e| e.value.type_name());
-    ctx.count_lookup(name.is_some());
+    ctx.read_lookup(args[1], name.is_some());
     ctx.out.simple(name.unwrap_or("none").as_bytes());
     Ok(())
 }
@@ -166,7 +166,7 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .lock_keys([(src_db, src), (dst_db, dst)]);
     let Some(entry) = locks.shard(src_db, src).get(src, now) else {
         drop(locks);
-        ctx.count_lookup(false);
+        ctx.read_lookup(src, false);
         ctx.out.int(0);
         return Ok(());
     };
@@ -179,7 +179,7 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if copied {
         ctx.modified_in(dst_db, dst, "copy_to");
     }
-    ctx.count_lookup(true);
+    ctx.read_lookup(src, true);
     ctx.out.int(copied as i64);
     Ok(())
 }

@@ -84,7 +84,7 @@ fn get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.lock(args[1]);
     let found = reply_string(ctx.out, &mut shard, args[1], ctx.now)?;
     drop(shard);
-    ctx.count_lookup(found);
+    ctx.read_lookup(args[1], found);
     Ok(())
 }
 
@@ -206,7 +206,7 @@ fn set_generic(
     let mut shard = ctx.lock(key);
     let found = if flags & GET != 0 {
         let found = reply_string(ctx.out, &mut shard, key, now)?;
-        ctx.count_lookup(found);
+        ctx.read_lookup(key, found);
         found
     } else {
         shard.contains(key, now)
@@ -276,7 +276,7 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.lock(key);
     let Some(entry) = shard.get(key, now) else {
         drop(shard);
-        ctx.count_lookup(false);
+        ctx.read_lookup(key, false);
         ctx.out.null();
         return Ok(());
     };
@@ -301,7 +301,7 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         None => {}
     }
     drop(shard);
-    ctx.count_lookup(true);
+    ctx.read_lookup(key, true);
     Ok(())
 }
 
@@ -314,7 +314,7 @@ fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.modified(key, "del");
     }
     drop(shard);
-    ctx.count_lookup(found);
+    ctx.read_lookup(key, found);
     Ok(())
 }
 
@@ -326,7 +326,7 @@ fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     shard.set(key, Value::string(value), 0, now);
     ctx.modified(key, "set");
     drop(shard);
-    ctx.count_lookup(found);
+    ctx.read_lookup(key, found);
     Ok(())
 }
 
@@ -430,7 +430,7 @@ fn strlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         None => None,
     };
     drop(shard);
-    ctx.count_lookup(len.is_some());
+    ctx.read_lookup(args[1], len.is_some());
     ctx.out.int(len.unwrap_or(0) as i64);
     Ok(())
 }
@@ -476,7 +476,7 @@ fn getrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     };
     drop(shard);
-    ctx.count_lookup(found);
+    ctx.read_lookup(args[1], found);
     Ok(())
 }
 
