@@ -5,6 +5,7 @@
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
 use crate::commands::args::{cursor, db_index, int, is};
 use crate::keyspace::{Entry, Value, SHARDS};
+use crate::server::notify;
 use crate::util::glob::glob_match;
 use crate::util::rand::random_u64;
 
@@ -126,7 +127,11 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> CmdResult {
         .remove(src)
         .expect("checked live above");
     let expire_at = entry.expire_at();
-    let replaced = locks.shard(db, dst).set(dst, entry.value, expire_at, now);
+    // Like Redis, an existing destination is deleted and the key added
+    // anew (a `new` notification even when the name was taken).
+    let target = locks.shard(db, dst);
+    let replaced = target.remove_live(dst, now);
+    target.set(dst, entry.value, expire_at, now);
     drop(locks);
     drop(replaced);
     ctx.modified(src, "rename_from");
@@ -164,16 +169,26 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .server
         .keyspace
         .lock_keys([(src_db, src), (dst_db, dst)]);
-    let Some(entry) = locks.shard(src_db, src).get(src, now) else {
+    let found = locks
+        .shard(src_db, src)
+        .get(src, now)
+        .map(|e| (e.value.clone(), e.expire_at()));
+    // Expiry seen in the source database is reported there.
+    notify::flush_recorded(ctx.server, src_db);
+    let Some((value, expire_at)) = found else {
         drop(locks);
         ctx.read_lookup(src, false);
         ctx.out.int(0);
         return Ok(());
     };
-    let (value, expire_at) = (entry.value.clone(), entry.expire_at());
     let target = locks.shard(dst_db, dst);
     let copied = replace || target.get(dst, now).is_none();
-    let replaced = copied.then(|| target.set(dst, value, expire_at, now));
+    // A replaced destination is deleted and added anew, as in Redis.
+    let replaced = copied.then(|| {
+        let old = target.remove_live(dst, now);
+        target.set(dst, value, expire_at, now);
+        old
+    });
     drop(locks);
     drop(replaced);
     if copied {

@@ -10,6 +10,7 @@ use crate::commands::args::{int, is};
 use crate::keyspace::value::IntBuf;
 use crate::keyspace::{Shard, SmallBytes, Value};
 use crate::protocol::reply::Reply;
+use crate::server::notify;
 use crate::util::long_double::{incr_by_float, IncrFloatError};
 use crate::util::num::parse_i64;
 
@@ -389,7 +390,10 @@ fn mget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     None => ctx.out.null(),
                 }
             }
-            None => ctx.out.null(),
+            None => {
+                notify::keymiss(ctx.server, db, key);
+                ctx.out.null()
+            }
         }
     }
     drop(locks);
@@ -706,12 +710,15 @@ fn lcs(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut strings = [Vec::new(), Vec::new()];
     let mut wrong_type = false;
     for (n, key) in args[1..3].iter().enumerate() {
-        if let Some(entry) = locks.shard(db, key).get(key, now) {
-            hits += 1;
-            match entry.value.as_str(&mut IntBuf::new()) {
-                Some(s) => strings[n] = s.to_vec(),
-                None => wrong_type = true,
+        match locks.shard(db, key).get(key, now) {
+            Some(entry) => {
+                hits += 1;
+                match entry.value.as_str(&mut IntBuf::new()) {
+                    Some(s) => strings[n] = s.to_vec(),
+                    None => wrong_type = true,
+                }
             }
+            None => notify::keymiss(ctx.server, db, key),
         }
     }
     // The computation can be long: it runs on copies, without the locks.
