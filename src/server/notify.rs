@@ -56,10 +56,10 @@ const CLASSES: [(u32, char); 11] = [
 ];
 
 /// Parses a `notify-keyspace-events` value (Redis's
-/// `keyspaceEventsStringToFlags`).
+/// `keyspaceEventsStringToFlags`, which reads a C string: a NUL ends it).
 pub fn parse(value: &str) -> Result<u32, String> {
     let mut flags = 0;
-    for c in value.chars() {
+    for c in value.chars().take_while(|&c| c != '\0') {
         flags |= match c {
             'A' => ALL,
             'K' => KEYSPACE,
@@ -233,6 +233,7 @@ mod tests {
             "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
         );
         assert!(parse("An").unwrap() & NEW != 0);
+        assert_eq!(parse("\0K"), Ok(0));
     }
 
     #[test]
