@@ -70,7 +70,7 @@ fn read_hash<R>(
     let hit = found.is_some();
     let r = read(found, ctx);
     drop(shard);
-    ctx.count_lookup(hit);
+    ctx.read_lookup(key, hit);
     Ok(r)
 }
 

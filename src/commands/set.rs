@@ -134,7 +134,7 @@ fn scard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.lock(args[1]);
     let len = read_set(&mut shard, args[1], ctx.now)?.map(Set::len);
     drop(shard);
-    ctx.count_lookup(len.is_some());
+    ctx.read_lookup(args[1], len.is_some());
     ctx.out.int(len.unwrap_or(0) as i64);
     Ok(())
 }
@@ -144,7 +144,7 @@ fn sismember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.lock(args[1]);
     let found = read_set(&mut shard, args[1], ctx.now)?.map(|s| s.contains(args[2]));
     drop(shard);
-    ctx.count_lookup(found.is_some());
+    ctx.read_lookup(args[1], found.is_some());
     ctx.out.int(found.unwrap_or(false) as i64);
     Ok(())
 }
@@ -159,7 +159,7 @@ fn smismember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.int(set.is_some_and(|s| s.contains(m)) as i64);
     }
     drop(shard);
-    ctx.count_lookup(hit);
+    ctx.read_lookup(args[1], hit);
     Ok(())
 }
 
@@ -173,7 +173,7 @@ fn smembers(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         None => ctx.out.set(0),
     }
     drop(shard);
-    ctx.count_lookup(hit);
+    ctx.read_lookup(args[1], hit);
     Ok(())
 }
 
@@ -282,7 +282,7 @@ fn srandmember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     }
     drop(shard);
-    ctx.count_lookup(hit);
+    ctx.read_lookup(args[1], hit);
     Ok(())
 }
 
@@ -351,7 +351,7 @@ impl<'a, 'k> Sources<'a, 'k> {
         let mut lens = Vec::with_capacity(keys.len());
         for key in keys {
             let len = read_set(locks.shard(db, key), key, now);
-            ctx.count_lookup(matches!(len, Ok(Some(_)) | Err(_)));
+            ctx.read_lookup(key, matches!(len, Ok(Some(_)) | Err(_)));
             lens.push(len?.map(Set::len));
         }
         Ok(Self {
@@ -578,7 +578,7 @@ fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.lock(args[1]);
     let Some(set) = read_set(&mut shard, args[1], ctx.now)? else {
         drop(shard);
-        ctx.count_lookup(false);
+        ctx.read_lookup(args[1], false);
         ctx.out.array(2);
         ctx.out.bulk(b"0");
         ctx.out.array(0);
@@ -598,7 +598,7 @@ fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         budget -= 1;
     }
     drop(shard);
-    ctx.count_lookup(true);
+    ctx.read_lookup(args[1], true);
     if opts.pattern.is_some() {
         let mut buf = crate::keyspace::value::IntBuf::new();
         found.retain(|m| opts.matches(m.as_elem().bytes(&mut buf)));

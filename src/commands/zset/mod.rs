@@ -62,6 +62,20 @@ pub(crate) fn read<'a>(
     }
 }
 
+/// [`read`] for a command's read lookup: a missing key is reported as a
+/// `keymiss` notification.
+pub(crate) fn read_key<'s>(
+    ctx: &Ctx,
+    shard: &'s mut Shard,
+    key: &[u8],
+) -> Result<Option<&'s ZSet>, CmdError> {
+    let found = read(shard, key, ctx.now)?;
+    if found.is_none() {
+        crate::server::notify::keymiss(ctx.server, ctx.client.db, key);
+    }
+    Ok(found)
+}
+
 /// Mutable access to the sorted set at `key`.
 pub(crate) fn write<'a>(
     shard: &'a mut Shard,
@@ -263,7 +277,7 @@ fn zrem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// ZCARD key
 fn zcard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.lock(args[1]);
-    let n = read(&mut shard, args[1], ctx.now)?.map_or(0, ZSet::len);
+    let n = read_key(ctx, &mut shard, args[1])?.map_or(0, ZSet::len);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -271,7 +285,7 @@ fn zcard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// ZSCORE key member
 fn zscore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.lock(args[1]);
-    match read(&mut shard, args[1], ctx.now)?.and_then(|z| z.score(args[2])) {
+    match read_key(ctx, &mut shard, args[1])?.and_then(|z| z.score(args[2])) {
         Some(s) => ctx.out.double(s),
         None => ctx.out.null(),
     }
@@ -281,7 +295,7 @@ fn zscore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// ZMSCORE key member [member ...]
 fn zmscore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.lock(args[1]);
-    let z = read(&mut shard, args[1], ctx.now)?;
+    let z = read_key(ctx, &mut shard, args[1])?;
     ctx.out.array(args.len() - 2);
     for m in &args[2..] {
         match z.and_then(|z| z.score(m)) {
@@ -294,7 +308,7 @@ fn zmscore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn rank_generic(ctx: &mut Ctx, args: &[&[u8]], rev: bool) -> CmdResult {
     let mut shard = ctx.lock(args[1]);
-    let z = read(&mut shard, args[1], ctx.now)?;
+    let z = read_key(ctx, &mut shard, args[1])?;
     match z.and_then(|z| z.rank(args[2]).map(|r| (r, z.len()))) {
         Some((r, len)) => ctx.out.int(if rev { len - 1 - r } else { r } as i64),
         None => ctx.out.null(),
@@ -316,7 +330,7 @@ fn zrevrank(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn zcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let range = ScoreRange::parse(args[2], args[3])?;
     let mut shard = ctx.lock(args[1]);
-    let n = read(&mut shard, args[1], ctx.now)?.map_or(0, |z| {
+    let n = read_key(ctx, &mut shard, args[1])?.map_or(0, |z| {
         let (lo, hi) = range.ranks(z);
         hi - lo
     });
@@ -328,7 +342,7 @@ fn zcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn zlexcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let range = LexRange::parse(args[2], args[3])?;
     let mut shard = ctx.lock(args[1]);
-    let n = read(&mut shard, args[1], ctx.now)?.map_or(0, |z| {
+    let n = read_key(ctx, &mut shard, args[1])?.map_or(0, |z| {
         let (lo, hi) = range.ranks(z);
         hi - lo
     });
@@ -398,7 +412,7 @@ fn zremrangebylex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn zscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut cur = cursor(args[2])?;
     let mut shard = ctx.lock(args[1]);
-    let Some(z) = read(&mut shard, args[1], ctx.now)? else {
+    let Some(z) = read_key(ctx, &mut shard, args[1])? else {
         ctx.out.array(2);
         ctx.out.bulk(b"0");
         ctx.out.array(0);
@@ -454,7 +468,7 @@ fn zrandmember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut rnd = crate::util::rand::random_u64();
     if args.len() < 3 {
         let mut shard = ctx.lock(key);
-        match read(&mut shard, key, ctx.now)? {
+        match read_key(ctx, &mut shard, key)? {
             Some(z) => {
                 let (m, _) = z.get(rnd as usize % z.len()).ok_or(CmdError::Syntax)?;
                 ctx.out.bulk(m);
@@ -478,7 +492,7 @@ fn zrandmember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::err("ERR value is out of range"));
     }
     let mut shard = ctx.lock(key);
-    let Some(z) = read(&mut shard, key, ctx.now)? else {
+    let Some(z) = read_key(ctx, &mut shard, key)? else {
         ctx.out.array(0);
         return Ok(());
     };
