@@ -240,6 +240,7 @@ impl<'a> Ctx<'a> {
     pub fn modified_in(&mut self, db: usize, key: &[u8], event: &'static str) {
         self.client.stats.dirty += 1;
         self.server.watches.touch(db, key);
+        crate::server::notify::modified(self.server, db, key, event);
         if self.server.tracking.clients() > 0 {
             tracking::touched(self.server, self.client, key);
         }
@@ -295,7 +296,18 @@ impl<'a> Ctx<'a> {
         self.serve_blocked(key, &mut held);
     }
 
-    /// Counts a keyspace lookup for `INFO stats`.
+    /// Counts a read lookup of `key` for `INFO stats` and, when it found
+    /// nothing, publishes the `keymiss` notification (Redis's
+    /// `lookupKeyRead`).
+    pub fn read_lookup(&mut self, key: &[u8], hit: bool) {
+        self.count_lookup(hit);
+        if !hit {
+            crate::server::notify::keymiss(self.server, self.client.db, key);
+        }
+    }
+
+    /// Counts a keyspace lookup for `INFO stats`, without notifying a miss
+    /// (introspection such as OBJECT).
     pub fn count_lookup(&mut self, hit: bool) {
         if hit {
             self.client.stats.hits += 1;

@@ -162,6 +162,9 @@ pub fn invoke(
         };
         catch_unwind(AssertUnwindSafe(|| handler(&mut ctx, args)))
     };
+    if crate::keyspace::events::pending() {
+        crate::server::notify::flush_recorded(server, client.db);
+    }
     let failed = match result {
         Ok(Ok(())) => false,
         Ok(Err(e)) => {

@@ -71,6 +71,52 @@ pub fn cursor(arg: &[u8]) -> Result<u64, CmdError> {
     Ok(if negative { v.wrapping_neg() } else { v })
 }
 
+/// Options of the SCAN family: `[MATCH pattern] [COUNT count]`, plus
+/// `[TYPE type]` for SCAN itself.
+pub struct ScanOptions<'a> {
+    /// Roughly how many items one call returns (at least 1).
+    pub count: u64,
+    /// The MATCH pattern; `None` when absent or `*`.
+    pub pattern: Option<&'a [u8]>,
+    /// The TYPE filter (SCAN only).
+    pub type_filter: Option<&'a [u8]>,
+}
+
+impl<'a> ScanOptions<'a> {
+    /// Parses the option pairs in `opts` with Redis's syntax errors.
+    pub fn parse(opts: &[&'a [u8]], allow_type: bool) -> Result<Self, CmdError> {
+        let mut o = ScanOptions {
+            count: 10,
+            pattern: None,
+            type_filter: None,
+        };
+        for pair in opts.chunks(2) {
+            let [name, value] = pair else {
+                return Err(CmdError::Syntax);
+            };
+            if is(name, "COUNT") {
+                o.count = match int(value)? {
+                    n if n < 1 => return Err(CmdError::Syntax),
+                    n => n as u64,
+                };
+            } else if is(name, "MATCH") {
+                o.pattern = Some(*value).filter(|p| *p != b"*");
+            } else if allow_type && is(name, "TYPE") {
+                o.type_filter = Some(*value);
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+        Ok(o)
+    }
+
+    /// Whether `item` passes the MATCH pattern.
+    pub fn matches(&self, item: &[u8]) -> bool {
+        self.pattern
+            .map_or(true, |p| crate::util::glob::glob_match(p, item, false))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
 use crate::commands::args::{db_in_range, db_index, int32, is};
 use crate::commands::keys::SAME_OBJECT;
 use crate::keyspace::Shard;
+use crate::server::notify;
 
 /// Registers the family.
 pub fn register(t: &mut TableBuilder) {
@@ -113,8 +114,11 @@ fn move_cmd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::err(SAME_OBJECT));
     }
     let mut locks = ctx.server.keyspace.lock_keys([(src, key), (dst, key)]);
-    let moved = locks.shard(src, key).get(key, now).is_some()
-        && locks.shard(dst, key).get(key, now).is_none();
+    // Events the shards record (expiry, the new key) belong to the
+    // database they happened in.
+    let in_src = locks.shard(src, key).get(key, now).is_some();
+    notify::flush_recorded(ctx.server, src);
+    let moved = in_src && locks.shard(dst, key).get(key, now).is_none();
     if moved {
         let entry = locks
             .shard(src, key)
@@ -122,6 +126,7 @@ fn move_cmd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             .expect("checked live above");
         locks.shard(dst, key).put_entry(entry);
     }
+    notify::flush_recorded(ctx.server, dst);
     drop(locks);
     if moved {
         ctx.modified_in(src, key, "move_from");

@@ -122,7 +122,7 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], unit_ms: i64, relative: bool) -
 fn ttl_generic(ctx: &mut Ctx, args: &[&[u8]], ms: bool, absolute: bool) -> CmdResult {
     let (key, now) = (args[1], ctx.now);
     let expire_at = ctx.lock(key).peek(key, now).map(|e| e.expire_at());
-    ctx.count_lookup(expire_at.is_some());
+    ctx.read_lookup(key, expire_at.is_some());
     let reply = match expire_at {
         None => -2,
         Some(0) => -1,

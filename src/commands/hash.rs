@@ -5,11 +5,10 @@
 //! sees), the encoding conversions and the reply shapes of RESP2 and RESP3.
 
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
-use crate::commands::args::{cursor, int, is};
+use crate::commands::args::{cursor, int, is, ScanOptions};
 use crate::keyspace::Value;
 use crate::protocol::reply::Reply;
 use crate::types::hash::{Hash, Limits};
-use crate::util::glob::glob_match;
 use crate::util::long_double::{incr_by_float, IncrFloatError};
 use crate::util::num::parse_i64;
 
@@ -71,7 +70,7 @@ fn read_hash<R>(
     let hit = found.is_some();
     let r = read(found, ctx);
     drop(shard);
-    ctx.count_lookup(hit);
+    ctx.read_lookup(key, hit);
     Ok(r)
 }
 
@@ -353,29 +352,13 @@ fn hscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             return Ok(());
         };
         // Options are parsed only once the key is known to be a hash.
-        let mut count = 10;
-        let mut pattern = None;
-        let mut i = 3;
-        while i < args.len() {
-            let value = args.get(i + 1).copied();
-            match value {
-                Some(v) if is(args[i], "COUNT") => {
-                    count = int(v)?;
-                    if count < 1 {
-                        return Err(CmdError::Syntax);
-                    }
-                }
-                Some(v) if is(args[i], "MATCH") => pattern = Some(v).filter(|p| *p != b"*"),
-                _ => return Err(CmdError::Syntax),
-            }
-            i += 2;
-        }
+        let opts = ScanOptions::parse(&args[3..], false)?;
         // The table hands out short-lived references: encode the items
         // as they come, and prepend the count once known.
         let mut items = Reply::new();
         let mut n = 0;
-        let next = h.scan(start, count as u64, |f, v| {
-            if pattern.map_or(true, |p| glob_match(p, f, false)) {
+        let next = h.scan(start, opts.count, |f, v| {
+            if opts.matches(f) {
                 items.bulk(f);
                 items.bulk(v);
                 n += 2;

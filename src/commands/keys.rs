@@ -3,8 +3,9 @@
 //! in `expire`, the whole-database ones (and MOVE) in `db`.
 
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
-use crate::commands::args::{cursor, db_index, int, is};
+use crate::commands::args::{cursor, db_index, is, ScanOptions};
 use crate::keyspace::{Entry, Value, SHARDS};
+use crate::server::notify;
 use crate::util::glob::glob_match;
 use crate::util::rand::random_u64;
 
@@ -58,7 +59,7 @@ fn exists(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .map(|key| locks.shard(db, key).peek(key, now).is_some())
         .collect();
     drop(locks);
-    count_lookups(ctx, &found)
+    count_lookups(ctx, &args[1..], &found)
 }
 
 /// TOUCH counts the existing keys and refreshes their access clock.
@@ -70,13 +71,13 @@ fn touch(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .map(|key| locks.shard(db, key).get(key, now).is_some())
         .collect();
     drop(locks);
-    count_lookups(ctx, &found)
+    count_lookups(ctx, &args[1..], &found)
 }
 
 /// Feeds the hit/miss statistics and replies with the number of hits.
-fn count_lookups(ctx: &mut Ctx, found: &[bool]) -> CmdResult {
-    for &hit in found {
-        ctx.count_lookup(hit);
+fn count_lookups(ctx: &mut Ctx, keys: &[&[u8]], found: &[bool]) -> CmdResult {
+    for (key, &hit) in keys.iter().zip(found) {
+        ctx.read_lookup(key, hit);
     }
     ctx.out.int(found.iter().filter(|&&hit| hit).count() as i64);
     Ok(())
@@ -87,7 +88,7 @@ fn type_cmd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .lock(args[1])
         .peek(args[1], ctx.now)
         .map(|e| e.value.type_name());
-    ctx.count_lookup(name.is_some());
+    ctx.read_lookup(args[1], name.is_some());
     ctx.out.simple(name.unwrap_or("none").as_bytes());
     Ok(())
 }
@@ -126,7 +127,11 @@ fn rename_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> CmdResult {
         .remove(src)
         .expect("checked live above");
     let expire_at = entry.expire_at();
-    let replaced = locks.shard(db, dst).set(dst, entry.value, expire_at, now);
+    // Like Redis, an existing destination is deleted and the key added
+    // anew (a `new` notification even when the name was taken).
+    let target = locks.shard(db, dst);
+    let replaced = target.remove_live(dst, now);
+    target.set(dst, entry.value, expire_at, now);
     drop(locks);
     drop(replaced);
     ctx.modified(src, "rename_from");
@@ -164,22 +169,32 @@ fn copy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .server
         .keyspace
         .lock_keys([(src_db, src), (dst_db, dst)]);
-    let Some(entry) = locks.shard(src_db, src).get(src, now) else {
+    let found = locks
+        .shard(src_db, src)
+        .get(src, now)
+        .map(|e| (e.value.clone(), e.expire_at()));
+    // Expiry seen in the source database is reported there.
+    notify::flush_recorded(ctx.server, src_db);
+    let Some((value, expire_at)) = found else {
         drop(locks);
-        ctx.count_lookup(false);
+        ctx.read_lookup(src, false);
         ctx.out.int(0);
         return Ok(());
     };
-    let (value, expire_at) = (entry.value.clone(), entry.expire_at());
     let target = locks.shard(dst_db, dst);
     let copied = replace || target.get(dst, now).is_none();
-    let replaced = copied.then(|| target.set(dst, value, expire_at, now));
+    // A replaced destination is deleted and added anew, as in Redis.
+    let replaced = copied.then(|| {
+        let old = target.remove_live(dst, now);
+        target.set(dst, value, expire_at, now);
+        old
+    });
     drop(locks);
     drop(replaced);
     if copied {
         ctx.modified_in(dst_db, dst, "copy_to");
     }
-    ctx.count_lookup(true);
+    ctx.read_lookup(src, true);
     ctx.out.int(copied as i64);
     Ok(())
 }
@@ -207,27 +222,8 @@ fn keys(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type].
 fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut cur = cursor(args[1])?;
-    let mut count: i64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut type_filter: Option<&[u8]> = None;
-    let mut i = 2;
-    while i < args.len() {
-        let has_value = i + 1 < args.len();
-        if is(args[i], "COUNT") && has_value {
-            count = int(args[i + 1])?;
-            if count < 1 {
-                return Err(CmdError::Syntax);
-            }
-        } else if is(args[i], "MATCH") && has_value {
-            pattern = Some(args[i + 1]).filter(|p| *p != b"*");
-        } else if is(args[i], "TYPE") && has_value {
-            type_filter = Some(args[i + 1]);
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
-    let count = count as u64;
+    let opts = ScanOptions::parse(&args[2..], true)?;
+    let count = opts.count;
     // Like Redis: stop after about COUNT keys, or after 10 * COUNT buckets
     // so a sparse table cannot make one call run long.
     let mut budget = count.saturating_mul(10);
@@ -237,8 +233,8 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     loop {
         cur = db.scan_step(cur, ctx.now, |e| {
             visited += 1;
-            let wanted = pattern.map_or(true, |p| glob_match(p, e.key(), false))
-                && type_filter.map_or(true, |t| {
+            let wanted = opts.matches(e.key())
+                && opts.type_filter.map_or(true, |t| {
                     t.eq_ignore_ascii_case(e.value.type_name().as_bytes())
                 });
             if wanted {

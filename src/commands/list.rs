@@ -113,7 +113,7 @@ fn list_ref<'a>(
     key: &[u8],
 ) -> Result<Option<&'a List>, CmdError> {
     let found = list_mut(shard, key, ctx.now)?;
-    ctx.count_lookup(found.is_some());
+    ctx.read_lookup(key, found.is_some());
     Ok(found.map(|l| &*l))
 }
 

@@ -168,6 +168,7 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     for (d, (name, value)) in targets.into_iter().zip(pairs) {
         (d.set)(&mut updated, &String::from_utf8_lossy(value)).map_err(|e| set_failed(name, &e))?;
     }
+    ctx.server.notify.configure(updated.notify_keyspace_events);
     *config = updated;
     drop(config);
     ctx.out.ok();

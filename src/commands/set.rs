@@ -9,11 +9,10 @@
 //! so no two shards are borrowed together.
 
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
-use crate::commands::args::{cursor, int, is};
+use crate::commands::args::{cursor, int, is, ScanOptions};
 use crate::keyspace::{MultiLock, Shard, Value};
 use crate::protocol::reply::Reply;
 use crate::types::set::{Elem, Member, Set};
-use crate::util::glob::glob_match;
 use crate::util::num::parse_i64;
 
 /// Registers the family.
@@ -135,7 +134,7 @@ fn scard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.lock(args[1]);
     let len = read_set(&mut shard, args[1], ctx.now)?.map(Set::len);
     drop(shard);
-    ctx.count_lookup(len.is_some());
+    ctx.read_lookup(args[1], len.is_some());
     ctx.out.int(len.unwrap_or(0) as i64);
     Ok(())
 }
@@ -145,7 +144,7 @@ fn sismember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.lock(args[1]);
     let found = read_set(&mut shard, args[1], ctx.now)?.map(|s| s.contains(args[2]));
     drop(shard);
-    ctx.count_lookup(found.is_some());
+    ctx.read_lookup(args[1], found.is_some());
     ctx.out.int(found.unwrap_or(false) as i64);
     Ok(())
 }
@@ -160,7 +159,7 @@ fn smismember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.int(set.is_some_and(|s| s.contains(m)) as i64);
     }
     drop(shard);
-    ctx.count_lookup(hit);
+    ctx.read_lookup(args[1], hit);
     Ok(())
 }
 
@@ -174,7 +173,7 @@ fn smembers(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         None => ctx.out.set(0),
     }
     drop(shard);
-    ctx.count_lookup(hit);
+    ctx.read_lookup(args[1], hit);
     Ok(())
 }
 
@@ -283,7 +282,7 @@ fn srandmember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     }
     drop(shard);
-    ctx.count_lookup(hit);
+    ctx.read_lookup(args[1], hit);
     Ok(())
 }
 
@@ -352,7 +351,7 @@ impl<'a, 'k> Sources<'a, 'k> {
         let mut lens = Vec::with_capacity(keys.len());
         for key in keys {
             let len = read_set(locks.shard(db, key), key, now);
-            ctx.count_lookup(matches!(len, Ok(Some(_)) | Err(_)));
+            ctx.read_lookup(key, matches!(len, Ok(Some(_)) | Err(_)));
             lens.push(len?.map(Set::len));
         }
         Ok(Self {
@@ -579,7 +578,7 @@ fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.lock(args[1]);
     let Some(set) = read_set(&mut shard, args[1], ctx.now)? else {
         drop(shard);
-        ctx.count_lookup(false);
+        ctx.read_lookup(args[1], false);
         ctx.out.array(2);
         ctx.out.bulk(b"0");
         ctx.out.array(0);
@@ -587,22 +586,8 @@ fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     };
     // Options are parsed after the lookup, as in Redis's
     // scanGenericCommand; TYPE is only for SCAN.
-    let mut count = 10u64;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        if is(args[i], "COUNT") && i + 1 < args.len() {
-            count = match int(args[i + 1])? {
-                n if n < 1 => return Err(CmdError::Syntax),
-                n => n as u64,
-            };
-        } else if is(args[i], "MATCH") && i + 1 < args.len() {
-            pattern = Some(args[i + 1]).filter(|p| *p != b"*");
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
+    let opts = ScanOptions::parse(&args[3..], false)?;
+    let count = opts.count;
     let mut found: Vec<Member> = Vec::new();
     let mut budget = count.saturating_mul(10);
     loop {
@@ -613,10 +598,10 @@ fn sscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         budget -= 1;
     }
     drop(shard);
-    ctx.count_lookup(true);
-    if let Some(p) = pattern {
+    ctx.read_lookup(args[1], true);
+    if opts.pattern.is_some() {
         let mut buf = crate::keyspace::value::IntBuf::new();
-        found.retain(|m| glob_match(p, m.as_elem().bytes(&mut buf), false));
+        found.retain(|m| opts.matches(m.as_elem().bytes(&mut buf)));
     }
     ctx.out.array(2);
     ctx.out.bulk(itoa::Buffer::new().format(cur).as_bytes());

@@ -4,6 +4,7 @@
 //! which no key spec can declare, so SORT runs with the keyspace gate held
 //! exclusively: it may then lock shards one at a time in any order.
 
+use crate::server::notify;
 use std::cmp::Ordering;
 
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
@@ -95,7 +96,10 @@ fn lookup(ctx: &Ctx, pattern: &[u8], element: &[u8]) -> Option<Vec<u8>> {
     key.extend_from_slice(element);
     key.extend_from_slice(&key_pattern[star + 1..]);
     let mut shard = ctx.lock(&key);
-    let entry = shard.get(&key, ctx.now)?;
+    let Some(entry) = shard.get(&key, ctx.now) else {
+        notify::keymiss(ctx.server, ctx.client.db, &key);
+        return None;
+    };
     match (arrow, &entry.value) {
         (Some(p), Value::Hash(h)) => h.get(&pattern[p + 2..]).map(<[u8]>::to_vec),
         (Some(_), _) => None,
@@ -108,6 +112,7 @@ fn lookup(ctx: &Ctx, pattern: &[u8], element: &[u8]) -> Option<Vec<u8>> {
 fn source_elements(ctx: &Ctx, key: &[u8], desc_zset: bool) -> Result<Vec<Vec<u8>>, CmdError> {
     let mut shard = ctx.lock(key);
     let Some(entry) = shard.get(key, ctx.now) else {
+        notify::keymiss(ctx.server, ctx.client.db, key);
         return Ok(Vec::new());
     };
     Ok(match &entry.value {

@@ -10,6 +10,7 @@ use crate::commands::args::{int, is};
 use crate::keyspace::value::IntBuf;
 use crate::keyspace::{Shard, SmallBytes, Value};
 use crate::protocol::reply::Reply;
+use crate::server::notify;
 use crate::util::long_double::{incr_by_float, IncrFloatError};
 use crate::util::num::parse_i64;
 
@@ -84,7 +85,7 @@ fn get(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.lock(args[1]);
     let found = reply_string(ctx.out, &mut shard, args[1], ctx.now)?;
     drop(shard);
-    ctx.count_lookup(found);
+    ctx.read_lookup(args[1], found);
     Ok(())
 }
 
@@ -206,7 +207,7 @@ fn set_generic(
     let mut shard = ctx.lock(key);
     let found = if flags & GET != 0 {
         let found = reply_string(ctx.out, &mut shard, key, now)?;
-        ctx.count_lookup(found);
+        ctx.read_lookup(key, found);
         found
     } else {
         shard.contains(key, now)
@@ -276,7 +277,7 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.lock(key);
     let Some(entry) = shard.get(key, now) else {
         drop(shard);
-        ctx.count_lookup(false);
+        ctx.read_lookup(key, false);
         ctx.out.null();
         return Ok(());
     };
@@ -301,7 +302,7 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         None => {}
     }
     drop(shard);
-    ctx.count_lookup(true);
+    ctx.read_lookup(key, true);
     Ok(())
 }
 
@@ -314,7 +315,7 @@ fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.modified(key, "del");
     }
     drop(shard);
-    ctx.count_lookup(found);
+    ctx.read_lookup(key, found);
     Ok(())
 }
 
@@ -326,7 +327,7 @@ fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     shard.set(key, Value::string(value), 0, now);
     ctx.modified(key, "set");
     drop(shard);
-    ctx.count_lookup(found);
+    ctx.read_lookup(key, found);
     Ok(())
 }
 
@@ -389,7 +390,10 @@ fn mget(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     None => ctx.out.null(),
                 }
             }
-            None => ctx.out.null(),
+            None => {
+                notify::keymiss(ctx.server, db, key);
+                ctx.out.null()
+            }
         }
     }
     drop(locks);
@@ -430,7 +434,7 @@ fn strlen(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         None => None,
     };
     drop(shard);
-    ctx.count_lookup(len.is_some());
+    ctx.read_lookup(args[1], len.is_some());
     ctx.out.int(len.unwrap_or(0) as i64);
     Ok(())
 }
@@ -476,7 +480,7 @@ fn getrange(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     };
     drop(shard);
-    ctx.count_lookup(found);
+    ctx.read_lookup(args[1], found);
     Ok(())
 }
 
@@ -706,12 +710,15 @@ fn lcs(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut strings = [Vec::new(), Vec::new()];
     let mut wrong_type = false;
     for (n, key) in args[1..3].iter().enumerate() {
-        if let Some(entry) = locks.shard(db, key).get(key, now) {
-            hits += 1;
-            match entry.value.as_str(&mut IntBuf::new()) {
-                Some(s) => strings[n] = s.to_vec(),
-                None => wrong_type = true,
+        match locks.shard(db, key).get(key, now) {
+            Some(entry) => {
+                hits += 1;
+                match entry.value.as_str(&mut IntBuf::new()) {
+                    Some(s) => strings[n] = s.to_vec(),
+                    None => wrong_type = true,
+                }
             }
+            None => notify::keymiss(ctx.server, db, key),
         }
     }
     // The computation can be long: it runs on copies, without the locks.

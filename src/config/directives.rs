@@ -421,4 +421,15 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
     },
+    Directive {
+        name: "notify-keyspace-events",
+        default: "",
+        access: Access::Mutable,
+        doc: "Keyspace notifications to publish: K (__keyspace@<db>__ channels) and/or E (__keyevent@<db>__ channels), plus event classes g generic, $ string, l list, s set, h hash, z zset, x expired, e evicted, t stream, m key miss, d module, n new key; A = g$lshzxetd. Empty = off.",
+        get: |c| crate::server::notify::render(c.notify_keyspace_events),
+        set: |c, v| {
+            c.notify_keyspace_events = crate::server::notify::parse(v)?;
+            Ok(())
+        },
+    },
 ];

@@ -54,6 +54,8 @@ pub struct Config {
     /// `client-output-buffer-limit` for the normal, replica and pubsub
     /// classes.
     pub output_limits: OutputLimits,
+    /// `notify-keyspace-events` flags (see `server::notify`).
+    pub notify_keyspace_events: u32,
     /// The file the configuration was loaded from, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -134,6 +136,7 @@ impl Default for Config {
             threads: 0,
             encodings: Encodings::default(),
             output_limits: OutputLimits::default(),
+            notify_keyspace_events: 0,
             config_file: None,
         };
         for d in DIRECTIVES {

@@ -9,6 +9,7 @@
 //! shared.
 
 pub mod dict;
+pub mod events;
 pub mod shard;
 pub mod value;
 

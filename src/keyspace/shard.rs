@@ -1,6 +1,7 @@
 //! One shard of a database: a [`Dict`] of entries plus expiry bookkeeping.
 
 use super::dict::{Dict, Keyed};
+use super::events;
 use super::value::{SmallBytes, Value};
 
 /// A key, its value and its absolute expiry time.
@@ -108,6 +109,7 @@ impl Shard {
         if self.dict.get(key).is_some_and(|e| e.is_expired(now)) {
             self.remove(key);
             self.expired += 1;
+            events::expired(key);
         }
     }
 
@@ -166,6 +168,7 @@ impl Shard {
 
     fn insert_new(&mut self, key: &[u8], value: Value, expire_at: u64, now: u64) -> &mut Entry {
         self.volatile += (expire_at != 0) as usize;
+        events::created(key);
         self.dict
             .insert_new(Self::make_entry(key, value, expire_at, now))
     }
@@ -221,9 +224,11 @@ impl Shard {
     }
 
     /// Re-inserts an entry taken out of another shard or database,
-    /// replacing any existing key.
+    /// replacing any existing key (which counts as a new key, as Redis
+    /// deletes the old one first).
     pub fn put_entry(&mut self, entry: Entry) {
         self.remove(entry.key());
+        events::created(entry.key());
         self.volatile += (entry.expire_at != 0) as usize;
         self.dict.insert_new(entry);
     }
@@ -283,6 +288,7 @@ impl Shard {
                 }
                 if e.is_expired(now) {
                     gone += 1;
+                    events::expired(e.key());
                     false
                 } else {
                     true

@@ -53,6 +53,10 @@ fn active_expire(server: &Server, cursor: &mut ExpireCursor, budget: Duration) {
                     break;
                 }
             }
+            drop(shard);
+            if crate::keyspace::events::pending() {
+                super::notify::flush_recorded(server, cursor.db);
+            }
         }
         cursor.advance(dbs);
     }

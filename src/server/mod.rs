@@ -5,6 +5,7 @@ pub mod clients;
 mod connection;
 mod cron;
 pub mod monitor;
+pub mod notify;
 pub mod pubsub;
 pub mod stats;
 pub mod tracking;
@@ -53,6 +54,8 @@ pub struct Server {
     pub tracking: tracking::Tracking,
     /// Clients in MONITOR mode.
     pub monitors: monitor::Monitors,
+    /// Enabled keyspace notifications.
+    pub notify: notify::Notifier,
     /// Counters for `INFO`.
     pub stats: Stats,
     /// Process start.
@@ -91,6 +94,8 @@ impl Server {
     /// Builds the server state with a given command table.
     pub fn with_commands(config: Config, commands: CommandTable) -> Self {
         let databases = config.databases;
+        let notify = notify::Notifier::default();
+        notify.configure(config.notify_keyspace_events);
         Self {
             config: RwLock::new(config),
             keyspace: Keyspace::new(databases),
@@ -101,6 +106,7 @@ impl Server {
             pubsub: pubsub::PubSub::default(),
             tracking: tracking::Tracking::default(),
             monitors: monitor::Monitors::default(),
+            notify,
             stats: Stats::default(),
             started: Instant::now(),
             run_id: new_run_id(),

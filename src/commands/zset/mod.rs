@@ -8,12 +8,11 @@ pub mod range;
 pub mod setops;
 
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
-use crate::commands::args::{cursor, int, is};
+use crate::commands::args::{cursor, int, is, ScanOptions};
 use crate::keyspace::{Shard, Value};
 use crate::protocol::reply::Reply;
 use crate::types::zset::Limits;
 use crate::types::ZSet;
-use crate::util::glob::glob_match;
 use crate::util::num::format_g17;
 use parse::{score_arg, LexRange, ScoreRange};
 
@@ -61,6 +60,20 @@ pub(crate) fn read<'a>(
             _ => Err(CmdError::WrongType),
         },
     }
+}
+
+/// [`read`] for a command's read lookup: a missing key is reported as a
+/// `keymiss` notification.
+pub(crate) fn read_key<'s>(
+    ctx: &Ctx,
+    shard: &'s mut Shard,
+    key: &[u8],
+) -> Result<Option<&'s ZSet>, CmdError> {
+    let found = read(shard, key, ctx.now)?;
+    if found.is_none() {
+        crate::server::notify::keymiss(ctx.server, ctx.client.db, key);
+    }
+    Ok(found)
 }
 
 /// Mutable access to the sorted set at `key`.
@@ -264,7 +277,7 @@ fn zrem(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// ZCARD key
 fn zcard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.lock(args[1]);
-    let n = read(&mut shard, args[1], ctx.now)?.map_or(0, ZSet::len);
+    let n = read_key(ctx, &mut shard, args[1])?.map_or(0, ZSet::len);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -272,7 +285,7 @@ fn zcard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// ZSCORE key member
 fn zscore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.lock(args[1]);
-    match read(&mut shard, args[1], ctx.now)?.and_then(|z| z.score(args[2])) {
+    match read_key(ctx, &mut shard, args[1])?.and_then(|z| z.score(args[2])) {
         Some(s) => ctx.out.double(s),
         None => ctx.out.null(),
     }
@@ -282,7 +295,7 @@ fn zscore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// ZMSCORE key member [member ...]
 fn zmscore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.lock(args[1]);
-    let z = read(&mut shard, args[1], ctx.now)?;
+    let z = read_key(ctx, &mut shard, args[1])?;
     ctx.out.array(args.len() - 2);
     for m in &args[2..] {
         match z.and_then(|z| z.score(m)) {
@@ -295,7 +308,7 @@ fn zmscore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 
 fn rank_generic(ctx: &mut Ctx, args: &[&[u8]], rev: bool) -> CmdResult {
     let mut shard = ctx.lock(args[1]);
-    let z = read(&mut shard, args[1], ctx.now)?;
+    let z = read_key(ctx, &mut shard, args[1])?;
     match z.and_then(|z| z.rank(args[2]).map(|r| (r, z.len()))) {
         Some((r, len)) => ctx.out.int(if rev { len - 1 - r } else { r } as i64),
         None => ctx.out.null(),
@@ -317,7 +330,7 @@ fn zrevrank(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn zcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let range = ScoreRange::parse(args[2], args[3])?;
     let mut shard = ctx.lock(args[1]);
-    let n = read(&mut shard, args[1], ctx.now)?.map_or(0, |z| {
+    let n = read_key(ctx, &mut shard, args[1])?.map_or(0, |z| {
         let (lo, hi) = range.ranks(z);
         hi - lo
     });
@@ -329,7 +342,7 @@ fn zcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn zlexcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let range = LexRange::parse(args[2], args[3])?;
     let mut shard = ctx.lock(args[1]);
-    let n = read(&mut shard, args[1], ctx.now)?.map_or(0, |z| {
+    let n = read_key(ctx, &mut shard, args[1])?.map_or(0, |z| {
         let (lo, hi) = range.ranks(z);
         hi - lo
     });
@@ -399,29 +412,14 @@ fn zremrangebylex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn zscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut cur = cursor(args[2])?;
     let mut shard = ctx.lock(args[1]);
-    let Some(z) = read(&mut shard, args[1], ctx.now)? else {
+    let Some(z) = read_key(ctx, &mut shard, args[1])? else {
         ctx.out.array(2);
         ctx.out.bulk(b"0");
         ctx.out.array(0);
         return Ok(());
     };
-    let mut count: i64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let has_value = i + 1 < args.len();
-        if is(args[i], "COUNT") && has_value {
-            count = int(args[i + 1])?;
-            if count < 1 {
-                return Err(CmdError::Syntax);
-            }
-        } else if is(args[i], "MATCH") && has_value {
-            pattern = Some(args[i + 1]).filter(|p| *p != b"*");
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
+    let opts = ScanOptions::parse(&args[3..], false)?;
+    let count = opts.count;
     // As Redis: about COUNT elements, at most 10 * COUNT buckets per call.
     // A listpack holds scores as strings made by `d2string`; the skiplist
     // ones are printed with `%.17g`.
@@ -434,12 +432,12 @@ fn zscan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut budget = count.saturating_mul(10);
     loop {
         cur = z.scan(cur, |m, s| {
-            if pattern.map_or(true, |p| glob_match(p, m, false)) {
+            if opts.matches(m) {
                 found.push((m.to_vec(), s));
             }
         });
         budget -= 1;
-        if cur == 0 || budget == 0 || found.len() as i64 >= count {
+        if cur == 0 || budget == 0 || found.len() as u64 >= count {
             break;
         }
     }
@@ -470,7 +468,7 @@ fn zrandmember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut rnd = crate::util::rand::random_u64();
     if args.len() < 3 {
         let mut shard = ctx.lock(key);
-        match read(&mut shard, key, ctx.now)? {
+        match read_key(ctx, &mut shard, key)? {
             Some(z) => {
                 let (m, _) = z.get(rnd as usize % z.len()).ok_or(CmdError::Syntax)?;
                 ctx.out.bulk(m);
@@ -494,7 +492,7 @@ fn zrandmember(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::err("ERR value is out of range"));
     }
     let mut shard = ctx.lock(key);
-    let Some(z) = read(&mut shard, key, ctx.now)? else {
+    let Some(z) = read_key(ctx, &mut shard, key)? else {
         ctx.out.array(0);
         return Ok(());
     };

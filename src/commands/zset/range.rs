@@ -3,7 +3,7 @@
 //! `zrangeGenericCommand`, including its argument-checking order.
 
 use super::parse::{LexRange, ScoreRange};
-use super::{limits, rank_window, read, reply_pairs};
+use super::{limits, rank_window, read_key, reply_pairs};
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
 use crate::commands::args::{int, is};
 use crate::keyspace::{MultiLock, Value};
@@ -154,7 +154,7 @@ fn zrange_generic(
     let src = args[start];
     if !store {
         let mut shard = ctx.lock(src);
-        let found = read(&mut shard, src, ctx.now)?;
+        let found = read_key(ctx, &mut shard, src)?;
         let picked = found.map_or_else(Vec::new, |z| select(z, &range, rev, offset, limit));
         reply_pairs(ctx.out, picked.into_iter(), withscores);
         return Ok(());
@@ -162,7 +162,7 @@ fn zrange_generic(
     let dst = args[1];
     let mut lock = ctx.lock_command_keys(args);
     let db = ctx.client.db;
-    let picked: Vec<(Vec<u8>, f64)> = match read(lock.shard(db, src), src, ctx.now)? {
+    let picked: Vec<(Vec<u8>, f64)> = match read_key(ctx, lock.shard(db, src), src)? {
         None => Vec::new(),
         Some(z) => {
             let mut v: Vec<_> = select(z, &range, rev, offset, limit)

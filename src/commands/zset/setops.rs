@@ -2,6 +2,7 @@
 //! `zunionInterDiffGenericCommand`, with plain sets accepted as inputs
 //! (every member scoring 1).
 
+use crate::server::notify;
 use std::collections::HashMap;
 
 use super::range::store_result;
@@ -191,7 +192,14 @@ fn setop(ctx: &mut Ctx, args: &[&[u8]], op: Op, store: bool) -> CmdResult {
         .lock_keys(keys.iter().chain(dst.iter()).map(|k| (db, *k)));
     let mut inputs = Vec::with_capacity(setnum);
     for key in keys {
-        let pairs = input_of(lock.shard(db, key), key, now)?.unwrap_or_default();
+        let Some(pairs) = input_of(lock.shard(db, key), key, now)? else {
+            notify::keymiss(ctx.server, db, key);
+            inputs.push(Input {
+                pairs: Vec::new(),
+                weight: 1.0,
+            });
+            continue;
+        };
         inputs.push(Input { pairs, weight: 1.0 });
     }
     let mut how = Aggregate::Sum;
@@ -258,7 +266,14 @@ fn zintercard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut lock = ctx.server.keyspace.lock_keys(keys.iter().map(|k| (db, *k)));
     let mut inputs = Vec::with_capacity(setnum);
     for key in keys {
-        let pairs = input_of(lock.shard(db, key), key, now)?.unwrap_or_default();
+        let Some(pairs) = input_of(lock.shard(db, key), key, now)? else {
+            notify::keymiss(ctx.server, db, key);
+            inputs.push(Input {
+                pairs: Vec::new(),
+                weight: 1.0,
+            });
+            continue;
+        };
         inputs.push(Input { pairs, weight: 1.0 });
     }
     drop(lock);

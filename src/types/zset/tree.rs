@@ -229,23 +229,93 @@ impl Tree {
 
     /// Inserts a member known to be absent.
     pub fn insert_new(&mut self, member: &[u8], score: f64) {
-        let (l, r) = self.split_by(self.root, &|s, m| {
-            cmp_entry((s, m), (score, member)) == Ordering::Less
-        });
         let n = self.alloc(member, score);
-        let l = self.merge(l, n);
-        self.root = self.merge(l, r);
+        self.root = self.insert_node(self.root, n);
         self.dict.insert_new(Scored {
             member: member.into(),
             score,
         });
     }
 
+    /// Inserts node `n` into subtree `t`: one descent to where `n`'s
+    /// priority belongs, then a split of the (small, on average) subtree
+    /// below it.
+    fn insert_node(&mut self, t: u32, n: u32) -> u32 {
+        if t == NIL {
+            return n;
+        }
+        let (score, prio) = (self.nodes[n as usize].score, self.nodes[n as usize].prio);
+        if prio > self.nodes[t as usize].prio {
+            let member = std::mem::take(&mut self.nodes[n as usize].member);
+            let (l, r) = self.split_by(t, &|s, m| {
+                cmp_entry((s, m), (score, &member)) == Ordering::Less
+            });
+            let node = &mut self.nodes[n as usize];
+            node.member = member;
+            node.left = l;
+            node.right = r;
+            self.update(n);
+            return n;
+        }
+        let goes_left = {
+            let (tn, nn) = (&self.nodes[t as usize], &self.nodes[n as usize]);
+            cmp_entry((nn.score, &nn.member), (tn.score, &tn.member)) == Ordering::Less
+        };
+        if goes_left {
+            let l = self.nodes[t as usize].left;
+            let child = self.insert_node(l, n);
+            self.nodes[t as usize].left = child;
+        } else {
+            let r = self.nodes[t as usize].right;
+            let child = self.insert_node(r, n);
+            self.nodes[t as usize].right = child;
+        }
+        self.update(t);
+        t
+    }
+
+    /// Removes the node ordered at (`score`, `member`) from subtree `t`,
+    /// replacing it by the merge of its children; returns the new root.
+    fn erase(&mut self, t: u32, score: f64, member: &[u8]) -> u32 {
+        if t == NIL {
+            return NIL;
+        }
+        let order = {
+            let tn = &self.nodes[t as usize];
+            cmp_entry((score, member), (tn.score, &tn.member))
+        };
+        match order {
+            Ordering::Equal => {
+                let (l, r) = (self.nodes[t as usize].left, self.nodes[t as usize].right);
+                self.nodes[t as usize].member = Box::default();
+                self.free.push(t);
+                self.merge(l, r)
+            }
+            Ordering::Less => {
+                let l = self.nodes[t as usize].left;
+                let child = self.erase(l, score, member);
+                self.nodes[t as usize].left = child;
+                self.update(t);
+                t
+            }
+            Ordering::Greater => {
+                let r = self.nodes[t as usize].right;
+                let child = self.erase(r, score, member);
+                self.nodes[t as usize].right = child;
+                self.update(t);
+                t
+            }
+        }
+    }
+
     /// Removes `member`, returning its score.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let score = self.score(member)?;
-        let rank = self.rank_of(member, score);
-        self.remove_ranks(rank, rank + 1);
+        let score = self.dict.remove(member)?.score;
+        self.root = self.erase(self.root, score, member);
+        if self.dict.is_empty() {
+            self.nodes = Vec::new();
+            self.free = Vec::new();
+        }
         Some(score)
     }
 
