@@ -358,3 +358,23 @@ fn trackinginfo_getredir_and_option_errors() {
         }
     });
 }
+
+#[test]
+fn expired_keys_are_invalidated() {
+    both(|s| {
+        let mut t = resp3(s);
+        let mut b = resp3(s);
+        let mut w = s.raw();
+        t.cmd(&["CLIENT", "TRACKING", "on"]);
+        b.cmd(&["CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "tmp:"]);
+        w.cmd(&["SET", "tmp:k", "v", "PX", "100"]);
+        assert_eq!(b.read_frame(), push(&["tmp:k"]));
+        assert_eq!(t.cmd(&["GET", "tmp:k"]), b"$1\r\nv\r\n");
+        std::thread::sleep(Duration::from_millis(150));
+        // Expired by the active cycle or by this lookup, whichever is first.
+        assert_eq!(w.cmd(&["GET", "tmp:k"]), b"$-1\r\n");
+        assert_eq!(t.read_frame(), push(&["tmp:k"]));
+        assert_eq!(b.read_frame(), push(&["tmp:k"]));
+        assert_eq!(t.cmd(&["PING"]), b"+PONG\r\n");
+    });
+}

@@ -23,6 +23,9 @@ pub enum KeyEvent {
 
 const EXPIRED: u8 = 1;
 const CREATED: u8 = 2;
+/// Expired keys are also recorded while clients track keys (CLIENT
+/// TRACKING invalidates them), whatever the notification settings.
+const TRACKING: u8 = 4;
 
 /// Which kinds of events shards record, for the whole process.
 static RECORDING: AtomicU8 = AtomicU8::new(0);
@@ -32,14 +35,26 @@ thread_local! {
     static ANY: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Turns recording of expired and created keys on or off.
+/// Turns recording of expired and created keys on or off (keyspace
+/// notifications).
 pub fn set_recording(expired: bool, created: bool) {
     let bits = if expired { EXPIRED } else { 0 } | if created { CREATED } else { 0 };
-    RECORDING.store(bits, Ordering::Relaxed);
+    let _ = RECORDING.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+        Some(old & TRACKING | bits)
+    });
 }
 
-fn record(bit: u8, event: KeyEvent, key: &[u8]) {
-    if RECORDING.load(Ordering::Relaxed) & bit != 0 {
+/// Records expired keys while some client tracks keys.
+pub fn set_tracking(on: bool) {
+    if on {
+        RECORDING.fetch_or(TRACKING, Ordering::Relaxed);
+    } else {
+        RECORDING.fetch_and(!TRACKING, Ordering::Relaxed);
+    }
+}
+
+fn record(bits: u8, event: KeyEvent, key: &[u8]) {
+    if RECORDING.load(Ordering::Relaxed) & bits != 0 {
         push(event, key);
     }
 }
@@ -51,7 +66,7 @@ fn push(event: KeyEvent, key: &[u8]) {
 
 /// A shard expired `key`.
 pub(crate) fn expired(key: &[u8]) {
-    record(EXPIRED, KeyEvent::Expired, key);
+    record(EXPIRED | TRACKING, KeyEvent::Expired, key);
 }
 
 /// A shard added `key`, which did not exist.

@@ -179,6 +179,7 @@ pub fn flush_recorded(server: &Server, db: usize) {
             KeyEvent::Expired => {
                 server.watches.touch(db, &key);
                 notify(server, db, &key, "expired");
+                super::tracking::expired(server, &key);
             }
             KeyEvent::Created => notify(server, db, &key, "new"),
         }

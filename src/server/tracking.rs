@@ -27,6 +27,7 @@ use super::pubsub::Subscriber;
 use super::Server;
 use crate::command::{ClientState, Command};
 use crate::config::BufferLimit;
+use crate::keyspace::events;
 use crate::protocol::reply::Reply;
 
 /// The Pub/Sub channel RESP2 redirect targets receive invalidations on.
@@ -203,8 +204,8 @@ pub fn enable(
     let queue = client.subs.queue(&client.handle, resp3);
     let tracking = &server.tracking;
     let mut inner = tracking.inner.lock();
-    if !client.tracking.on {
-        tracking.clients.fetch_add(1, Ordering::Relaxed);
+    if !client.tracking.on && tracking.clients.fetch_add(1, Ordering::Relaxed) == 0 {
+        events::set_tracking(true);
     }
     let tracker = inner.trackers.entry(client.id).or_insert_with(|| Tracker {
         opts,
@@ -249,6 +250,7 @@ pub fn disable(server: &Server, client: &mut ClientState) {
     }
     if tracking.clients.fetch_sub(1, Ordering::Relaxed) == 1 {
         // Nobody left to invalidate: reclaim the table.
+        events::set_tracking(false);
         inner.keys = HashMap::new();
         inner.items = 0;
     }
@@ -302,6 +304,42 @@ pub fn touched(server: &Server, writer: &mut ClientState, key: &[u8]) {
             writer.tracking.pending.push(Some(key.to_vec()));
         } else {
             send(server, t, &Value::Keys(&[key]), None, limits);
+        }
+    }
+}
+
+/// A key expired (lazily during a command, or by active expiry): like
+/// Redis's `signalModifiedKey(NULL, …)`, its readers and the BCAST clients
+/// of its prefixes are told at once, with no writer to exclude.
+pub fn expired(server: &Server, key: &[u8]) {
+    if server.tracking.clients() == 0 {
+        return;
+    }
+    let mut inner = server.tracking.inner.lock();
+    let limits = Limits::of(server);
+    let Inner {
+        trackers,
+        keys,
+        items,
+        prefixes,
+    } = &mut *inner;
+    let value = Value::Keys(&[key]);
+    for (prefix, ids) in prefixes.iter() {
+        if key.starts_with(prefix) {
+            for id in ids {
+                if let Some(t) = trackers.get_mut(id) {
+                    send(server, t, &value, None, limits);
+                }
+            }
+        }
+    }
+    let Some(ids) = keys.remove(key) else {
+        return;
+    };
+    *items -= ids.len();
+    for id in ids {
+        if let Some(t) = trackers.get_mut(&id).filter(|t| !t.opts.bcast) {
+            send(server, t, &value, None, limits);
         }
     }
 }
