@@ -378,3 +378,27 @@ fn expired_keys_are_invalidated() {
         assert_eq!(t.cmd(&["PING"]), b"+PONG\r\n");
     });
 }
+
+#[test]
+fn the_key_table_is_bounded_by_tracking_table_max_keys() {
+    both(|s| {
+        let mut t = resp3(s);
+        let mut w = s.raw();
+        assert_eq!(
+            w.cmd(&["CONFIG", "SET", "tracking-table-max-keys", "2"]),
+            b"+OK\r\n"
+        );
+        t.cmd(&["CLIENT", "TRACKING", "on"]);
+        t.cmd(&["MGET", "a", "b"]);
+        t.cmd(&["GET", "c"]);
+        let info = w.cmd_str(&["INFO", "stats"]);
+        assert!(info.contains("tracking_total_keys:2\r\n"), "{info}");
+        // One of the three was forgotten and its reader told so.
+        let evicted = t.read_frame();
+        assert!(
+            ["a", "b", "c"].iter().any(|k| evicted == push(&[k])),
+            "{}",
+            String::from_utf8_lossy(&evicted)
+        );
+    });
+}

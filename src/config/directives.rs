@@ -432,4 +432,15 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
     },
+    Directive {
+        name: "tracking-table-max-keys",
+        default: "1000000",
+        access: Access::Mutable,
+        doc: "Most keys remembered for CLIENT TRACKING; past it, keys are forgotten (their readers invalidated). 0 = no limit.",
+        get: |c| c.tracking_table_max_keys.to_string(),
+        set: |c, v| {
+            c.tracking_table_max_keys = parse_int(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+    },
 ];

@@ -56,6 +56,9 @@ pub struct Config {
     pub output_limits: OutputLimits,
     /// `notify-keyspace-events` flags (see `server::notify`).
     pub notify_keyspace_events: u32,
+    /// `tracking-table-max-keys`: bound of the CLIENT TRACKING key table
+    /// (0 = none).
+    pub tracking_table_max_keys: u64,
     /// The file the configuration was loaded from, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -137,6 +140,7 @@ impl Default for Config {
             encodings: Encodings::default(),
             output_limits: OutputLimits::default(),
             notify_keyspace_events: 0,
+            tracking_table_max_keys: 0,
             config_file: None,
         };
         for d in DIRECTIVES {

@@ -272,12 +272,37 @@ pub fn remember(server: &Server, client: &ClientState, cmd: &Command, args: &[&[
     if keys.is_empty() {
         return;
     }
+    let max_keys = server.config.read().tracking_table_max_keys as usize;
     let mut inner = server.tracking.inner.lock();
     for key in keys {
         let ids = inner.keys.entry(key.to_vec()).or_default();
         if !ids.contains(&client.id) {
             ids.push(client.id);
             inner.items += 1;
+        }
+    }
+    if max_keys > 0 && inner.keys.len() > max_keys {
+        limit_keys(server, &mut inner, max_keys);
+    }
+}
+
+/// Forgets keys, invalidating their readers, until the table holds at
+/// most `max_keys` (Redis's `trackingLimitUsedSlots`, which walks to
+/// random keys; here the hash order is the arbitrary choice).
+#[cold]
+fn limit_keys(server: &Server, inner: &mut Inner, max_keys: usize) {
+    let limits = Limits::of(server);
+    let excess = inner.keys.len() - max_keys;
+    let victims: Vec<Vec<u8>> = inner.keys.keys().take(excess).cloned().collect();
+    for key in victims {
+        let Some(ids) = inner.keys.remove(&key) else {
+            continue;
+        };
+        inner.items -= ids.len();
+        for id in ids {
+            if let Some(t) = inner.trackers.get_mut(&id).filter(|t| !t.opts.bcast) {
+                send(server, t, &Value::Keys(&[&key]), None, limits);
+            }
         }
     }
 }
