@@ -402,3 +402,27 @@ fn the_key_table_is_bounded_by_tracking_table_max_keys() {
         );
     });
 }
+
+#[test]
+fn a_blocked_client_still_receives_invalidations() {
+    both(|s| {
+        let mut t = resp3(s);
+        let mut w = s.raw();
+        t.cmd(&["CLIENT", "TRACKING", "on"]);
+        t.cmd(&["GET", "k"]);
+        t.send(&common::encode(&[b"BLPOP", b"list", b"0"]));
+        // Wait (bounded) until the client is blocked.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !w
+            .cmd_str(&["INFO", "clients"])
+            .contains("blocked_clients:1\r\n")
+        {
+            assert!(Instant::now() < deadline, "BLPOP did not block");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        w.cmd(&["SET", "k", "v"]);
+        assert_eq!(t.read_frame(), push(&["k"]));
+        w.cmd(&["RPUSH", "list", "x"]);
+        assert_eq!(t.read_frame(), b"*2\r\n$4\r\nlist\r\n$1\r\nx\r\n");
+    });
+}

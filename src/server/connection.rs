@@ -276,6 +276,10 @@ impl Connection {
                     server.blocking.cancel(&block.waiter);
                     return Ok(true);
                 }
+                // RESP3 pushes (messages, invalidations) still flow.
+                msg = next_message(&mut self.client.subs.inbox) => {
+                    self.deliver_messages(msg).await?;
+                }
                 r = self.stream.read_buf(&mut self.buf) => match r {
                     Ok(0) | Err(_) => {
                         server.blocking.cancel(&block.waiter);
