@@ -89,7 +89,16 @@ fn client_setinfo_setname_list_and_info() {
     let mut other = s.raw();
     assert_eq!(other.cmd(&["SELECT", "2"]), b"+OK\r\n");
 
-    let list = payload(&r.cmd(&["CLIENT", "LIST"]));
+    // The start-up probe connection may still be closing: wait (bounded)
+    // until only this test's two clients are listed.
+    let deadline = Instant::now() + TIMEOUT;
+    let list = loop {
+        let list = payload(&r.cmd(&["CLIENT", "LIST"]));
+        if list.lines().count() == 2 || Instant::now() > deadline {
+            break list;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
     assert!(list.ends_with('\n'));
     let lines: Vec<&str> = list.lines().collect();
     assert_eq!(lines.len(), 2, "{list}");

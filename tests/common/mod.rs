@@ -119,6 +119,10 @@ impl Server {
                     if c.read_exact(&mut buf).is_ok()
                         && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH")
                     {
+                        // Leave through QUIT and wait for the server's EOF, so
+                        // the probe is gone from CLIENT LIST when tests start.
+                        let _ = c.write_all(b"QUIT\r\n");
+                        let _ = c.read_to_end(&mut Vec::new());
                         return;
                     }
                 }
