@@ -1,7 +1,7 @@
 //! The registry of connected clients, shared by `CLIENT LIST/KILL/INFO`
 //! and `INFO clients`.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -28,12 +28,47 @@ pub struct ClientInfo {
     pub last_interaction: Option<Instant>,
     /// Bytes buffered in the query buffer.
     pub qbuf: usize,
-    /// Bytes waiting in the output buffer.
-    pub omem: usize,
     /// `CLIENT NO-EVICT on`.
     pub no_evict: bool,
     /// Channel, pattern and shard-channel subscription counts.
     pub subscriptions: [usize; 3],
+}
+
+/// Output other clients queued for this one (published messages, MONITOR
+/// lines) that its connection has not written to the socket yet.
+///
+/// Kept on the handle rather than in [`ClientInfo`] because it grows while
+/// the owning connection is stalled (a subscriber that stops reading), which
+/// is exactly when `CLIENT LIST` and `INFO clients` must show it.
+#[derive(Default)]
+pub struct OutputQueue {
+    bytes: AtomicUsize,
+    items: AtomicUsize,
+}
+
+impl OutputQueue {
+    /// Accounts for one queued item of `n` bytes; returns the bytes now queued.
+    pub fn push(&self, n: usize) -> usize {
+        self.items.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(n, Ordering::Relaxed) + n
+    }
+
+    /// Accounts for `items` items totalling `n` bytes leaving the queue
+    /// (written, or never delivered); returns the bytes still queued.
+    pub fn pop(&self, n: usize, items: usize) -> usize {
+        self.items.fetch_sub(items, Ordering::Relaxed);
+        self.bytes.fetch_sub(n, Ordering::Relaxed) - n
+    }
+
+    /// Bytes queued (`omem`).
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Items queued (`oll`: one per message, where Redis counts 16 KB blocks).
+    pub fn items(&self) -> usize {
+        self.items.load(Ordering::Relaxed)
+    }
 }
 
 /// A connected client as other clients see it.
@@ -50,6 +85,8 @@ pub struct ClientHandle {
     pub created: Instant,
     /// Mutable details.
     pub info: Mutex<ClientInfo>,
+    /// Pub/sub and MONITOR output not yet written.
+    pub output: OutputQueue,
     killed: AtomicBool,
     kill_signal: Notify,
 }
@@ -103,13 +140,16 @@ impl ClientHandle {
         if flags.is_empty() {
             flags.push('N');
         }
+        let omem = self.output.bytes();
+        // Like Redis, a client with output waiting is also polled for writes.
+        let events = if omem > 0 { "rw" } else { "r" };
         let cmd = if info.last_cmd.is_empty() {
             "NULL"
         } else {
             &info.last_cmd
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll={} omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -126,8 +166,10 @@ impl ClientHandle {
             0,
             16384,
             info.qbuf,
-            info.omem,
-            info.qbuf + info.omem + 16384,
+            self.output.items(),
+            omem,
+            info.qbuf + omem + 16384,
+            events,
             cmd,
             info.resp,
             text(&info.lib_name),
@@ -157,6 +199,7 @@ impl Clients {
                 resp: 2,
                 ..ClientInfo::default()
             }),
+            output: OutputQueue::default(),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
         });
