@@ -177,7 +177,8 @@ fn pubsub_shardchannels(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn numsub_generic(ctx: &mut Ctx, args: &[&[u8]], shard: bool) -> CmdResult {
-    ctx.out.map(args.len() - 2);
+    // A flat array even in RESP3, as Redis 7.0 replies.
+    ctx.out.array((args.len() - 2) * 2);
     for channel in &args[2..] {
         ctx.out.bulk(channel);
         ctx.out.int(ctx.server.pubsub.numsub(shard, channel) as i64);
