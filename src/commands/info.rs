@@ -161,7 +161,7 @@ fn clients_section(s: &mut String, server: &Server) {
     let clients = server.clients.all();
     let (max_in, max_out) = clients.iter().fold((0, 0), |(i, o), c| {
         let info = c.info.lock();
-        (info.qbuf.max(i), info.omem.max(o))
+        (info.qbuf.max(i), c.output.bytes().max(o))
     });
     field!(s, "connected_clients", clients.len());
     field!(s, "cluster_connections", 0);

@@ -129,8 +129,29 @@ fn sunsubscribe(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn publish_generic(ctx: &mut Ctx, args: &[&[u8]], shard: bool) -> CmdResult {
     let limit = ctx.server.config.read().output_limits.pubsub;
     let n = ctx.server.pubsub.publish(shard, args[1], args[2], limit);
+    write_own_messages(ctx);
     ctx.out.int(n as i64);
     Ok(())
+}
+
+/// Moves the messages already queued for this client into its reply, so a
+/// RESP3 subscriber publishing to its own channel gets the push before the
+/// PUBLISH reply (also inside an EXEC reply), as Redis writes both to the
+/// same output buffer.
+fn write_own_messages(ctx: &mut Ctx) {
+    let subs = &mut ctx.client.subs;
+    let (Some(sub), Some(inbox)) = (&subs.subscriber, &mut subs.inbox) else {
+        return;
+    };
+    let (mut bytes, mut items) = (0, 0);
+    while let Ok(msg) = inbox.try_recv() {
+        bytes += msg.len();
+        items += 1;
+        ctx.out.buf.extend_from_slice(&msg);
+    }
+    if items > 0 {
+        sub.written(bytes, items);
+    }
 }
 
 fn publish(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
@@ -156,7 +177,8 @@ fn pubsub_shardchannels(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 }
 
 fn numsub_generic(ctx: &mut Ctx, args: &[&[u8]], shard: bool) -> CmdResult {
-    ctx.out.map(args.len() - 2);
+    // A flat array even in RESP3, as Redis 7.0 replies.
+    ctx.out.array((args.len() - 2) * 2);
     for channel in &args[2..] {
         ctx.out.bulk(channel);
         ctx.out.int(ctx.server.pubsub.numsub(shard, channel) as i64);

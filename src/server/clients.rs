@@ -1,7 +1,7 @@
 //! The registry of connected clients, shared by `CLIENT LIST/KILL/INFO`
 //! and `INFO clients`.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Instant;
 
@@ -30,8 +30,6 @@ pub struct ClientInfo {
     pub last_interaction: Option<Instant>,
     /// Bytes buffered in the query buffer.
     pub qbuf: usize,
-    /// Bytes waiting in the output buffer.
-    pub omem: usize,
     /// `CLIENT NO-EVICT on`.
     pub no_evict: bool,
     /// Channel, pattern and shard-channel subscription counts.
@@ -53,6 +51,43 @@ pub struct TrackingFlags {
     pub redirect: u64,
 }
 
+/// Output other clients queued for this one (published messages, MONITOR
+/// lines) that its connection has not written to the socket yet.
+///
+/// Kept on the handle rather than in [`ClientInfo`] because it grows while
+/// the owning connection is stalled (a subscriber that stops reading), which
+/// is exactly when `CLIENT LIST` and `INFO clients` must show it.
+#[derive(Default)]
+pub struct OutputQueue {
+    bytes: AtomicUsize,
+    items: AtomicUsize,
+}
+
+impl OutputQueue {
+    /// Accounts for one queued item of `n` bytes; returns the bytes now queued.
+    pub fn push(&self, n: usize) -> usize {
+        self.items.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(n, Ordering::Relaxed) + n
+    }
+
+    /// Accounts for `items` items totalling `n` bytes leaving the queue
+    /// (written, or never delivered); returns the bytes still queued.
+    pub fn pop(&self, n: usize, items: usize) -> usize {
+        self.items.fetch_sub(items, Ordering::Relaxed);
+        self.bytes.fetch_sub(n, Ordering::Relaxed) - n
+    }
+
+    /// Bytes queued (`omem`).
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Items queued (`oll`: one per message, where Redis counts 16 KB blocks).
+    pub fn items(&self) -> usize {
+        self.items.load(Ordering::Relaxed)
+    }
+}
+
 /// A connected client as other clients see it.
 pub struct ClientHandle {
     /// Unique id.
@@ -70,6 +105,8 @@ pub struct ClientHandle {
     /// The client's message queue once it has one (redirected tracking
     /// invalidations reach it there).
     pub queue: OnceLock<Weak<Subscriber>>,
+    /// Pub/sub and MONITOR output not yet written.
+    pub output: OutputQueue,
     killed: AtomicBool,
     kill_signal: Notify,
 }
@@ -138,13 +175,16 @@ impl ClientHandle {
         } else {
             -1
         };
+        let omem = self.output.bytes();
+        // Like Redis, a client with output waiting is also polled for writes.
+        let events = if omem > 0 { "rw" } else { "r" };
         let cmd = if info.last_cmd.is_empty() {
             "NULL"
         } else {
             &info.last_cmd
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll={} omem={} tot-mem={} events={} cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -161,8 +201,10 @@ impl ClientHandle {
             0,
             16384,
             info.qbuf,
-            info.omem,
-            info.qbuf + info.omem + 16384,
+            self.output.items(),
+            omem,
+            info.qbuf + omem + 16384,
+            events,
             cmd,
             redir,
             info.resp,
@@ -194,6 +236,7 @@ impl Clients {
                 ..ClientInfo::default()
             }),
             queue: OnceLock::new(),
+            output: OutputQueue::default(),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
         });

@@ -223,6 +223,7 @@ impl Connection {
     /// Writes a published message and whatever else is already queued.
     async fn deliver_messages(&mut self, first: Vec<u8>) -> std::io::Result<()> {
         let mut total = first.len();
+        let mut items = 1;
         self.out.buf.extend_from_slice(&first);
         while self.out.buf.len() < FLUSH_AT {
             let Some(msg) = self
@@ -235,11 +236,12 @@ impl Connection {
                 break;
             };
             total += msg.len();
+            items += 1;
             self.out.buf.extend_from_slice(&msg);
         }
         self.flush().await?;
         if let Some(sub) = &self.client.subs.subscriber {
-            sub.written(total);
+            sub.written(total, items);
         }
         Ok(())
     }

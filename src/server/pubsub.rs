@@ -7,7 +7,7 @@
 //! `client-output-buffer-limit` is disconnected, as in Redis.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -27,8 +27,6 @@ pub struct Subscriber {
     id: u64,
     resp3: AtomicBool,
     tx: mpsc::UnboundedSender<Vec<u8>>,
-    /// Bytes queued and not yet written to the socket.
-    pending: AtomicUsize,
     /// When the queue first went over the soft limit (Unix ms; 0 = not).
     over_soft_since: AtomicU64,
     handle: Arc<ClientHandle>,
@@ -42,7 +40,6 @@ impl Subscriber {
             id: handle.id,
             resp3: AtomicBool::new(resp3),
             tx,
-            pending: AtomicUsize::new(0),
             over_soft_since: AtomicU64::new(0),
             handle,
         });
@@ -71,20 +68,23 @@ impl Subscriber {
 
     /// Bytes queued for this client.
     pub fn pending(&self) -> usize {
-        self.pending.load(Ordering::Relaxed)
+        self.handle.output.bytes()
     }
 
-    /// The connection wrote `n` queued bytes.
-    pub fn written(&self, n: usize) {
-        let left = self.pending.fetch_sub(n, Ordering::Relaxed) - n;
+    /// The connection wrote `items` queued messages totalling `n` bytes.
+    pub fn written(&self, n: usize, items: usize) {
+        let left = self.handle.output.pop(n, items);
         if left == 0 {
             self.over_soft_since.store(0, Ordering::Relaxed);
         }
     }
 
     fn deliver(&self, msg: Vec<u8>, limit: BufferLimit) {
-        let pending = self.pending.fetch_add(msg.len(), Ordering::Relaxed) + msg.len();
+        // Counted before sending, so the connection never subtracts first.
+        let len = msg.len();
+        let pending = self.handle.output.push(len);
         if self.tx.send(msg).is_err() {
+            self.handle.output.pop(len, 1);
             return;
         }
         if limit.hard > 0 && pending as u64 > limit.hard {
