@@ -71,6 +71,44 @@ pub fn cursor(arg: &[u8]) -> Result<u64, CmdError> {
     Ok(if negative { v.wrapping_neg() } else { v })
 }
 
+/// An integer argument that must be at least 1, else the error `msg`.
+pub fn positive(arg: &[u8], msg: &'static str) -> Result<usize, CmdError> {
+    match parse_i64(arg) {
+        Some(v) if v >= 1 => Ok(usize::try_from(v).unwrap_or(usize::MAX)),
+        _ => Err(CmdError::err(msg)),
+    }
+}
+
+/// The `numkeys key [key ...] <where> [COUNT count]` arguments of
+/// LMPOP/BLMPOP/ZMPOP/BZMPOP.
+pub struct Mpop<'a, 'b> {
+    /// The keys, in order.
+    pub keys: &'b [&'a [u8]],
+    /// The `<where>` word (LEFT/RIGHT, MIN/MAX), for the caller to check.
+    pub side: &'a [u8],
+    /// Elements to pop (default 1).
+    pub count: usize,
+}
+
+/// Parses [`Mpop`] arguments starting at the numkeys argument.
+pub fn mpop_args<'a, 'b>(args: &'b [&'a [u8]]) -> Result<Mpop<'a, 'b>, CmdError> {
+    let numkeys = positive(args[0], "ERR numkeys should be greater than 0")?;
+    let where_idx = numkeys
+        .checked_add(1)
+        .filter(|&i| i < args.len())
+        .ok_or(CmdError::Syntax)?;
+    let count = match &args[where_idx + 1..] {
+        [] => 1,
+        [word, n] if is(word, "COUNT") => positive(n, "ERR count should be greater than 0")?,
+        _ => return Err(CmdError::Syntax),
+    };
+    Ok(Mpop {
+        keys: &args[1..where_idx],
+        side: args[where_idx],
+        count,
+    })
+}
+
 /// Options of the SCAN family: `[MATCH pattern] [COUNT count]`, plus
 /// `[TYPE type]` for SCAN itself.
 pub struct ScanOptions<'a> {

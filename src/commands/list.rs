@@ -4,7 +4,7 @@
 //! BRPOPLPUSH, BLMPOP) served by whichever command pushes next.
 
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
-use crate::commands::args::{int, is};
+use crate::commands::args::{int, is, mpop_args};
 use crate::keyspace::{MultiLock, Shard, Value};
 use crate::protocol::reply::Reply;
 use crate::server::blocking::{parse_timeout, BlockedOp, HeldShards, Serve};
@@ -168,14 +168,6 @@ fn fill(ctx: &Ctx) -> i64 {
 fn non_negative(arg: &[u8], msg: &'static str) -> Result<i64, CmdError> {
     match int(arg) {
         Ok(v) if v >= 0 => Ok(v),
-        _ => Err(CmdError::err(msg)),
-    }
-}
-
-/// Redis's `getRangeLongFromObjectOrReply(1, LONG_MAX, msg)`.
-fn positive(arg: &[u8], msg: &'static str) -> Result<i64, CmdError> {
-    match int(arg) {
-        Ok(v) if v >= 1 => Ok(v),
         _ => Err(CmdError::err(msg)),
     }
 }
@@ -558,26 +550,11 @@ struct MpopArgs<'a> {
 }
 
 fn parse_mpop<'a>(args: &[&'a [u8]]) -> Result<MpopArgs<'a>, CmdError> {
-    let numkeys = positive(args[0], "ERR numkeys should be greater than 0")? as usize;
-    let where_idx = numkeys
-        .checked_add(1)
-        .filter(|&i| i < args.len())
-        .ok_or(CmdError::Syntax)?;
-    let end = End::parse(args[where_idx])?;
-    let mut count = None;
-    let mut j = where_idx + 1;
-    while j < args.len() {
-        if count.is_none() && is(args[j], "count") && j + 1 < args.len() {
-            count = Some(positive(args[j + 1], "ERR count should be greater than 0")?);
-            j += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
+    let m = mpop_args(args)?;
     Ok(MpopArgs {
-        keys: args[1..where_idx].to_vec(),
-        end,
-        count: usize::try_from(count.unwrap_or(1)).unwrap_or(usize::MAX),
+        keys: m.keys.to_vec(),
+        end: End::parse(m.side)?,
+        count: m.count,
     })
 }
 

@@ -6,7 +6,7 @@
 
 use super::{read, write};
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
-use crate::commands::args::is;
+use crate::commands::args::{is, mpop_args};
 use crate::keyspace::Shard;
 use crate::protocol::reply::Reply;
 use crate::server::blocking::{parse_timeout, BlockedOp, Serve};
@@ -170,15 +170,6 @@ fn bzpop(ctx: &mut Ctx, args: &[&[u8]], max: bool) -> CmdResult {
     pop_or_block(ctx, keys, max, 1, Shape::Bpop, timeout, true)
 }
 
-/// Parses an integer argument in `1..` with a custom error (Redis's
-/// `getRangeLongFromObjectOrReply` with a message).
-fn positive(arg: &[u8], msg: &'static str) -> Result<usize, CmdError> {
-    parse_i64(arg)
-        .filter(|v| *v >= 1)
-        .map(|v| v as usize)
-        .ok_or(CmdError::err(msg))
-}
-
 /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count], and BZMPOP with a
 /// leading timeout.
 fn zmpop(ctx: &mut Ctx, args: &[&[u8]], blocking: bool) -> CmdResult {
@@ -187,38 +178,15 @@ fn zmpop(ctx: &mut Ctx, args: &[&[u8]], blocking: bool) -> CmdResult {
     } else {
         (None, 1)
     };
-    let numkeys = positive(args[numkeys_idx], "ERR numkeys should be greater than 0")?;
-    let where_idx = numkeys_idx + 1 + numkeys.min(args.len());
-    if where_idx >= args.len() {
-        return Err(CmdError::Syntax);
-    }
-    let max = if is(args[where_idx], "min") {
+    let m = mpop_args(&args[numkeys_idx..])?;
+    let max = if is(m.side, "min") {
         false
-    } else if is(args[where_idx], "max") {
+    } else if is(m.side, "max") {
         true
     } else {
         return Err(CmdError::Syntax);
     };
-    let mut count = None;
-    let mut j = where_idx + 1;
-    while j < args.len() {
-        if count.is_none() && is(args[j], "count") && j + 1 < args.len() {
-            count = Some(positive(args[j + 1], "ERR count should be greater than 0")?);
-            j += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-    let keys = &args[numkeys_idx + 1..where_idx];
-    pop_or_block(
-        ctx,
-        keys,
-        max,
-        count.unwrap_or(1),
-        Shape::Mpop,
-        timeout,
-        blocking,
-    )
+    pop_or_block(ctx, m.keys, max, m.count, Shape::Mpop, timeout, blocking)
 }
 
 /// Pops from the first non-empty key of `keys`; otherwise replies with
