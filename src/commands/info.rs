@@ -440,7 +440,11 @@ fn errorstats_section(s: &mut String, server: &Server) {
 
 /// `latency_percentiles_usec_<cmd>:p50=…` per command with latency data.
 fn latencystats_section(s: &mut String, server: &Server) {
-    let percentiles = server.config.read().latency_tracking_info_percentiles.clone();
+    let percentiles = server
+        .config
+        .read()
+        .latency_tracking_info_percentiles
+        .clone();
     for cmd in crate::commands::ops::commands_with_latency(server) {
         let values: Vec<String> = percentiles
             .iter()

@@ -141,7 +141,12 @@ fn event_line(i: usize, e: &Event, now_secs: u64) -> String {
     let n = e.samples.len().max(1) as u64;
     let sum: u64 = e.samples.iter().map(|s| s.latency).sum();
     let avg = sum / n;
-    let mad = e.samples.iter().map(|s| s.latency.abs_diff(avg)).sum::<u64>() / n;
+    let mad = e
+        .samples
+        .iter()
+        .map(|s| s.latency.abs_diff(avg))
+        .sum::<u64>()
+        / n;
     let first = e.samples.first().map_or(now_secs, |s| s.time);
     let period = now_secs.saturating_sub(first).max(1);
     format!(

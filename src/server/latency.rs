@@ -181,7 +181,11 @@ impl Latency {
         if names.is_empty() {
             events.clear();
         } else {
-            events.retain(|e| !names.iter().any(|n| n.eq_ignore_ascii_case(e.name.as_bytes())));
+            events.retain(|e| {
+                !names
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(e.name.as_bytes()))
+            });
         }
         before - events.len()
     }
