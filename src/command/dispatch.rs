@@ -2,9 +2,9 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::ctx::ReplyMode;
+use super::ctx::{Action, ReplyMode};
 use super::{c_str, flags, ClientState, Command, Ctx};
 use crate::protocol::reply::Reply;
 use crate::server::{tracking, Server};
@@ -195,12 +195,42 @@ pub fn invoke(
             .feed(started_us, client.db, &client.handle.addr, args, limit);
     }
     let stats = &cmd.stats;
+    // DEBUG SLEEP pauses the connection after the handler returns; Redis
+    // sleeps inside the command, so its duration counts here.
+    let pause = match client.action {
+        Some(Action::Sleep(d)) => d,
+        _ => Duration::ZERO,
+    };
+    let usec = (started.elapsed() + pause).as_micros() as u64;
     stats.calls.fetch_add(1, Ordering::Relaxed);
-    stats
-        .usec
-        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    stats.usec.fetch_add(usec, Ordering::Relaxed);
+    record_latency(server, client, cmd, args, usec);
     if failed {
         stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Feeds the latency histogram, the latency monitor and the slow log, as
+/// Redis's `call()` does after a command.
+fn record_latency(server: &Server, client: &ClientState, cmd: &Command, args: &[&[u8]], usec: u64) {
+    let latency = &server.latency;
+    if latency.tracking() {
+        // Redis measures in µs and feeds the histogram in ns.
+        cmd.stats.latency.record(usec * 1000);
+    }
+    if latency.threshold_ms() > 0 {
+        let event = if cmd.has(flags::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        latency.add_if_needed(event, usec / 1000, now_ms() / 1000);
+    }
+    if server.slowlog.wants(usec) && !cmd.has(flags::SKIP_SLOWLOG) {
+        let name = client.handle.info.lock().name.clone().unwrap_or_default();
+        server
+            .slowlog
+            .push(args, usec, now_ms() / 1000, &client.handle.addr, &name);
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::Value as Json;
 
 use super::{CmdResult, Ctx};
+use crate::server::latency::Histogram;
 
 /// A command implementation: the arguments include the command name.
 pub type Handler = fn(&mut Ctx, &[&[u8]]) -> CmdResult;
@@ -40,6 +41,8 @@ pub mod flags {
     pub const NO_MULTI: u32 = 1 << 11;
     /// Not shown to MONITOR.
     pub const SKIP_MONITOR: u32 = 1 << 12;
+    /// Not recorded in the slow log.
+    pub const SKIP_SLOWLOG: u32 = 1 << 13;
     /// Runs with the keyspace gate held exclusively (ferrokv only).
     pub const EXCLUSIVE: u32 = 1 << 31;
 
@@ -59,6 +62,7 @@ pub mod flags {
             "blocking" => BLOCKING,
             "no_multi" => NO_MULTI,
             "skip_monitor" => SKIP_MONITOR,
+            "skip_slowlog" => SKIP_SLOWLOG,
             _ => 0,
         }
     }
@@ -75,6 +79,8 @@ pub struct CommandStats {
     pub rejected_calls: AtomicU64,
     /// Calls that returned an error.
     pub failed_calls: AtomicU64,
+    /// Latency distribution (LATENCY HISTOGRAM, INFO latencystats).
+    pub latency: Histogram,
 }
 
 impl CommandStats {
@@ -88,6 +94,7 @@ impl CommandStats {
         ] {
             c.store(0, Ordering::Relaxed);
         }
+        self.latency.reset();
     }
 }
 

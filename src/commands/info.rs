@@ -424,7 +424,8 @@ pub fn render(server: &Server, args: &[&[u8]]) -> String {
             "cluster" => field!(s, "cluster_enabled", 0),
             "keyspace" => keyspace_section(&mut s, server),
             "errorstats" => errorstats_section(&mut s, server),
-            // No modules and no latency histograms.
+            "latencystats" => latencystats_section(&mut s, server),
+            // No modules.
             _ => {}
         }
     }
@@ -434,6 +435,30 @@ pub fn render(server: &Server, args: &[&[u8]]) -> String {
 fn errorstats_section(s: &mut String, server: &Server) {
     for (code, count) in server.stats.error_codes() {
         let _ = write!(s, "errorstat_{code}:count={count}\r\n");
+    }
+}
+
+/// `latency_percentiles_usec_<cmd>:p50=…` per command with latency data.
+fn latencystats_section(s: &mut String, server: &Server) {
+    let percentiles = server
+        .config
+        .read()
+        .latency_tracking_info_percentiles
+        .clone();
+    for cmd in crate::commands::ops::commands_with_latency(server) {
+        let values: Vec<String> = percentiles
+            .iter()
+            .map(|p| {
+                let ns = cmd.stats.latency.percentile_ns(*p);
+                format!("p{p}={:.3}", ns as f64 / 1000.0)
+            })
+            .collect();
+        let _ = write!(
+            s,
+            "latency_percentiles_usec_{}:{}\r\n",
+            cmd.name,
+            values.join(",")
+        );
     }
 }
 

@@ -12,6 +12,7 @@ pub mod introspect;
 pub mod keys;
 pub mod list;
 pub mod memory;
+pub mod ops;
 pub mod pubsub;
 pub mod server;
 pub mod set;
@@ -33,6 +34,7 @@ pub fn register_all(t: &mut TableBuilder) {
     memory::register(t);
     list::register(t);
     info::register(t);
+    ops::register(t);
     introspect::register(t);
     server::register(t);
     pubsub::register(t);

@@ -169,6 +169,7 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         (d.set)(&mut updated, &String::from_utf8_lossy(value)).map_err(|e| set_failed(name, &e))?;
     }
     ctx.server.notify.configure(updated.notify_keyspace_events);
+    ctx.server.configure_diagnostics(&updated);
     *config = updated;
     drop(config);
     ctx.out.ok();

@@ -443,4 +443,72 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
     },
+    Directive {
+        name: "slowlog-log-slower-than",
+        default: "10000",
+        access: Access::Mutable,
+        doc: "Commands running at least this many microseconds go to the SLOWLOG; negative disables it, 0 logs every command.",
+        get: |c| c.slowlog_log_slower_than.to_string(),
+        set: |c, v| {
+            c.slowlog_log_slower_than = parse_int(v, i64::MIN, i64::MAX)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "slowlog-max-len",
+        default: "128",
+        access: Access::Mutable,
+        doc: "Most entries the SLOWLOG keeps (oldest dropped first).",
+        get: |c| c.slowlog_max_len.to_string(),
+        set: |c, v| {
+            c.slowlog_max_len = parse_int(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "latency-monitor-threshold",
+        default: "0",
+        access: Access::Mutable,
+        doc: "LATENCY monitor: record events lasting at least this many milliseconds; 0 turns the monitor off.",
+        get: |c| c.latency_monitor_threshold.to_string(),
+        set: |c, v| {
+            c.latency_monitor_threshold = parse_int(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "latency-tracking",
+        default: "yes",
+        access: Access::Mutable,
+        doc: "Keep per-command latency histograms (LATENCY HISTOGRAM, INFO latencystats).",
+        get: |c| yes_no(c.latency_tracking),
+        set: |c, v| {
+            c.latency_tracking = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "latency-tracking-info-percentiles",
+        default: "50 99 99.9",
+        access: Access::Mutable,
+        doc: "Percentiles INFO latencystats reports, space separated, each between 0 and 100.",
+        get: |c| {
+            let p: Vec<String> = c.latency_tracking_info_percentiles.iter().map(f64::to_string).collect();
+            p.join(" ")
+        },
+        set: |c, v| {
+            let mut p = Vec::new();
+            for word in v.split_whitespace() {
+                let f: f64 = word
+                    .parse()
+                    .map_err(|_| "Invalid latency-tracking-info-percentiles parameters".to_string())?;
+                if !(0.0..=100.0).contains(&f) {
+                    return Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into());
+                }
+                p.push(f);
+            }
+            c.latency_tracking_info_percentiles = p;
+            Ok(())
+        },
+    },
 ];

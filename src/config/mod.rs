@@ -59,6 +59,16 @@ pub struct Config {
     /// `tracking-table-max-keys`: bound of the CLIENT TRACKING key table
     /// (0 = none).
     pub tracking_table_max_keys: u64,
+    /// `slowlog-log-slower-than` in µs (negative disables the slow log).
+    pub slowlog_log_slower_than: i64,
+    /// `slowlog-max-len`.
+    pub slowlog_max_len: usize,
+    /// `latency-monitor-threshold` in ms (0 = monitor off).
+    pub latency_monitor_threshold: u64,
+    /// `latency-tracking`: per-command latency histograms.
+    pub latency_tracking: bool,
+    /// `latency-tracking-info-percentiles` shown by `INFO latencystats`.
+    pub latency_tracking_info_percentiles: Vec<f64>,
     /// The file the configuration was loaded from, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -141,6 +151,11 @@ impl Default for Config {
             output_limits: OutputLimits::default(),
             notify_keyspace_events: 0,
             tracking_table_max_keys: 0,
+            slowlog_log_slower_than: 0,
+            slowlog_max_len: 0,
+            latency_monitor_threshold: 0,
+            latency_tracking: false,
+            latency_tracking_info_percentiles: Vec::new(),
             config_file: None,
         };
         for d in DIRECTIVES {

@@ -4,9 +4,11 @@ pub mod blocking;
 pub mod clients;
 mod connection;
 mod cron;
+pub mod latency;
 pub mod monitor;
 pub mod notify;
 pub mod pubsub;
+pub mod slowlog;
 pub mod stats;
 pub mod tracking;
 pub mod watch;
@@ -58,6 +60,10 @@ pub struct Server {
     pub notify: notify::Notifier,
     /// Counters for `INFO`.
     pub stats: Stats,
+    /// SLOWLOG.
+    pub slowlog: slowlog::SlowLog,
+    /// LATENCY monitor.
+    pub latency: latency::Latency,
     /// Process start.
     pub started: Instant,
     /// Random 40-hex-digit id of this run.
@@ -85,7 +91,18 @@ fn new_run_id() -> String {
     id
 }
 
+/// Applies the slow log and latency directives of `config`.
+fn configure_diagnostics(slowlog: &slowlog::SlowLog, latency: &latency::Latency, config: &Config) {
+    slowlog.configure(config.slowlog_log_slower_than, config.slowlog_max_len);
+    latency.configure(config.latency_monitor_threshold, config.latency_tracking);
+}
+
 impl Server {
+    /// Applies the slow log and latency directives after `CONFIG SET`.
+    pub fn configure_diagnostics(&self, config: &Config) {
+        configure_diagnostics(&self.slowlog, &self.latency, config);
+    }
+
     /// Builds the server state from a configuration.
     pub fn new(config: Config) -> Self {
         Self::with_commands(config, command_table())
@@ -96,6 +113,9 @@ impl Server {
         let databases = config.databases;
         let notify = notify::Notifier::default();
         notify.configure(config.notify_keyspace_events);
+        let slowlog = slowlog::SlowLog::default();
+        let latency = latency::Latency::default();
+        configure_diagnostics(&slowlog, &latency, &config);
         Self {
             config: RwLock::new(config),
             keyspace: Keyspace::new(databases),
@@ -108,6 +128,8 @@ impl Server {
             monitors: monitor::Monitors::default(),
             notify,
             stats: Stats::default(),
+            slowlog,
+            latency,
             started: Instant::now(),
             run_id: new_run_id(),
             tcp_port: AtomicU16::new(0),
