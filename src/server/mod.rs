@@ -6,6 +6,7 @@ mod connection;
 mod cron;
 pub mod monitor;
 pub mod notify;
+pub mod pause;
 pub mod pubsub;
 pub mod stats;
 pub mod tracking;
@@ -56,6 +57,8 @@ pub struct Server {
     pub monitors: monitor::Monitors,
     /// Enabled keyspace notifications.
     pub notify: notify::Notifier,
+    /// `CLIENT PAUSE` state.
+    pub pause: pause::ClientPause,
     /// Counters for `INFO`.
     pub stats: Stats,
     /// Process start.
@@ -107,6 +110,7 @@ impl Server {
             tracking: tracking::Tracking::default(),
             monitors: monitor::Monitors::default(),
             notify,
+            pause: pause::ClientPause::default(),
             stats: Stats::default(),
             started: Instant::now(),
             run_id: new_run_id(),
