@@ -11,6 +11,7 @@ pub mod info;
 pub mod introspect;
 pub mod keys;
 pub mod list;
+pub mod lolwut;
 pub mod memory;
 pub mod pubsub;
 pub mod server;
@@ -32,6 +33,7 @@ pub fn register_all(t: &mut TableBuilder) {
     keys::register(t);
     memory::register(t);
     list::register(t);
+    lolwut::register(t);
     info::register(t);
     introspect::register(t);
     server::register(t);
