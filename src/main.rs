@@ -11,8 +11,30 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn cli() -> Command {
     let mut cmd = Command::new("ferrokv")
-        .version(server::VERSION)
         .about("A Redis-protocol-compatible in-memory data server")
+        .disable_version_flag(true)
+        .after_help(
+            "Every directive can also be set in the TOML configuration file \
+             (`name = value`) and, when mutable, with CONFIG SET.\n\n\
+             Examples:\n  \
+             ferrokv                          (defaults, or ./redis.toml when present)\n  \
+             ferrokv /etc/ferrokv/redis.toml\n  \
+             ferrokv --port 7777 --save \"\"\n  \
+             ferrokv redis.toml --loglevel verbose --test-config",
+        )
+        .arg(
+            Arg::new("version")
+                .short('v')
+                .long("version")
+                .action(ArgAction::SetTrue)
+                .help("Print the version and exit"),
+        )
+        .arg(
+            Arg::new("test-config")
+                .long("test-config")
+                .action(ArgAction::SetTrue)
+                .help("Check the configuration (file and options), report and exit"),
+        )
         .arg(
             Arg::new("config-file")
                 .help("Configuration file (TOML)")
@@ -65,8 +87,18 @@ fn join_directive_values(args: impl Iterator<Item = String>) -> Vec<String> {
     out
 }
 
-fn load_config() -> Result<Config, String> {
-    let matches = cli().get_matches_from(join_directive_values(std::env::args()));
+/// The `--version` line, shaped like redis-server's.
+fn version_line() -> String {
+    format!(
+        "ferrokv server v={} (Redis {} compatible) malloc=jemalloc bits={}",
+        server::VERSION,
+        server::REDIS_VERSION,
+        usize::BITS
+    )
+}
+
+/// Builds the configuration from the file and the command-line directives.
+fn load_config(matches: &clap::ArgMatches) -> Result<Config, String> {
     let mut config = Config::default();
     let path = matches
         .get_one::<String>("config")
@@ -85,6 +117,22 @@ fn load_config() -> Result<Config, String> {
         }
     }
     Ok(config)
+}
+
+/// `--test-config`: what loading can't see but start-up would trip on.
+fn test_config(config: &Config) -> Result<(), String> {
+    if !std::path::Path::new(&config.dir).is_dir() {
+        return Err(format!("Can't chdir to '{}': not a directory", config.dir));
+    }
+    Ok(())
+}
+
+fn fatal_config(e: &str) -> ! {
+    eprintln!(
+        "*** FATAL CONFIG ERROR (ferrokv {}) ***\n{e}",
+        server::VERSION
+    );
+    std::process::exit(1);
 }
 
 fn init_logging(config: &Config) -> Result<(), String> {
@@ -117,16 +165,24 @@ fn init_logging(config: &Config) -> Result<(), String> {
 }
 
 fn main() {
-    let config = match load_config() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!(
-                "*** FATAL CONFIG ERROR (ferrokv {}) ***\n{e}",
-                server::VERSION
-            );
-            std::process::exit(1);
+    let matches = cli().get_matches_from(join_directive_values(std::env::args()));
+    if matches.get_flag("version") {
+        println!("{}", version_line());
+        return;
+    }
+    let config = load_config(&matches).unwrap_or_else(|e| fatal_config(&e));
+    if matches.get_flag("test-config") {
+        if let Err(e) = test_config(&config) {
+            fatal_config(&e);
         }
-    };
+        let file = config
+            .config_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "none (defaults)".into());
+        println!("Configuration test passed (config file: {file})");
+        return;
+    }
     if let Err(e) = init_logging(&config) {
         eprintln!("{e}");
         std::process::exit(1);

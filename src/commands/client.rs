@@ -8,6 +8,7 @@ use crate::command::{Action, CmdError, CmdResult, Ctx, ReplyMode, TableBuilder};
 use crate::commands::args::is;
 use crate::commands::introspect::reply_help;
 use crate::server::clients::ClientHandle;
+use crate::server::pause::PauseKind;
 use crate::server::tracking;
 use crate::util::num::parse_i64;
 
@@ -27,6 +28,8 @@ pub fn register(t: &mut TableBuilder) {
     t.add_sub("client", "caching", caching);
     t.add_sub("client", "getredir", getredir);
     t.add_sub("client", "trackinginfo", trackinginfo);
+    t.add_sub("client", "pause", pause);
+    t.add_sub("client", "unpause", unpause);
     // Redis 7.2's entry: client libraries send it on connect.
     t.add_sub_custom(
         "client",
@@ -345,6 +348,46 @@ fn reply(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     } else {
         return Err(CmdError::Syntax);
     }
+    Ok(())
+}
+
+/// `CLIENT PAUSE timeout [WRITE|ALL]`: the mode is checked before the
+/// timeout, as in Redis.
+fn pause(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    if args.len() > 4 {
+        return Err(CmdError::with_arg(
+            "ERR unknown subcommand or wrong number of arguments for '",
+            args[1],
+            "'. Try CLIENT HELP.",
+        ));
+    }
+    let kind = match args.get(3) {
+        None => PauseKind::All,
+        Some(mode) if is(mode, "WRITE") => PauseKind::Write,
+        Some(mode) if is(mode, "ALL") => PauseKind::All,
+        Some(_) => return Err(CmdError::err("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    let timeout = parse_i64(args[2]).ok_or(CmdError::err(
+        "ERR timeout is not an integer or out of range",
+    ))?;
+    if timeout < 0 {
+        return Err(CmdError::err("ERR timeout is negative"));
+    }
+    // Redis 7.0 adds the current time to a positive timeout without an
+    // overflow check: a sum that wraps negative is a pause already over.
+    let end = if timeout > 0 {
+        timeout.wrapping_add(ctx.now as i64).max(0) as u64
+    } else {
+        0
+    };
+    ctx.server.pause.pause(kind, end);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn unpause(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    ctx.server.pause.unpause();
+    ctx.out.ok();
     Ok(())
 }
 

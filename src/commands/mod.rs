@@ -11,6 +11,7 @@ pub mod info;
 pub mod introspect;
 pub mod keys;
 pub mod list;
+pub mod lolwut;
 pub mod memory;
 pub mod ops;
 pub mod pubsub;
@@ -33,6 +34,7 @@ pub fn register_all(t: &mut TableBuilder) {
     keys::register(t);
     memory::register(t);
     list::register(t);
+    lolwut::register(t);
     info::register(t);
     ops::register(t);
     introspect::register(t);

@@ -21,6 +21,7 @@ pub fn register(t: &mut TableBuilder) {
     t.add_sub("config", "get", config_get);
     t.add_sub("config", "set", config_set);
     t.add_sub("config", "resetstat", config_resetstat);
+    t.add_sub("config", "rewrite", config_rewrite);
     t.add_sub("config", "help", config_help);
 }
 
@@ -185,6 +186,20 @@ fn config_resetstat(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
             sub.stats.reset();
         }
     }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CONFIG REWRITE: the running configuration back into the loaded file.
+fn config_rewrite(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
+    let config = ctx.server.config.read().clone();
+    let Some(path) = config.config_file.as_deref() else {
+        return Err(CmdError::err(
+            "ERR The server is running without a config file",
+        ));
+    };
+    crate::config::rewrite(&config, path)
+        .map_err(|e| CmdError::msg(format!("ERR Rewriting config file: {e}")))?;
     ctx.out.ok();
     Ok(())
 }

@@ -4,11 +4,13 @@
 
 mod directives;
 mod parse;
+mod rewrite;
 
 use std::path::{Path, PathBuf};
 
 pub use directives::{Access, Directive, DIRECTIVES};
 pub use parse::{format_memory, parse_bool, parse_memory};
+pub use rewrite::rewrite;
 
 /// The running configuration.
 #[derive(Clone, Debug)]
@@ -202,7 +204,9 @@ impl Config {
             self.set(key, &text)
                 .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
         }
-        self.config_file = Some(path.to_path_buf());
+        // Absolute: the server changes directory to `dir` after loading,
+        // and CONFIG REWRITE must still find the file.
+        self.config_file = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
         Ok(())
     }
 }

@@ -11,9 +11,10 @@ use tokio::net::TcpStream;
 
 use super::blocking::{Block, Wakeup};
 use super::clients::ClientHandle;
+use super::pause::is_may_replicate;
 use super::pubsub::Inbox;
 use super::Server;
-use crate::command::{execute, Action, ClientState, Command};
+use crate::command::{execute, flags, resolve, Action, ClientState, Command};
 use crate::config::BufferLimit;
 use crate::protocol::reply::Reply;
 use crate::protocol::request::{Limits, Parsed, Parser};
@@ -49,6 +50,26 @@ async fn next_message(inbox: &mut Option<Inbox>) -> Vec<u8> {
         },
         None => std::future::pending().await,
     }
+}
+
+/// Whether `CLIENT PAUSE` may hold this command back: None when it is
+/// refused before that point (unknown, wrong arity, not authenticated),
+/// else whether it writes or may replicate (for EXEC: whether any queued
+/// command does), as Redis 7.0 decides in `processCommand`.
+fn pause_class(server: &Server, client: &ClientState, args: &[&[u8]]) -> Option<bool> {
+    let cmd = resolve(server, args).ok()?;
+    if !client.authenticated && !cmd.has(flags::NO_AUTH) {
+        return None;
+    }
+    let queued_writes = || {
+        client.multi.as_ref().is_some_and(|multi| {
+            multi.queued.iter().any(|q| {
+                let args: Vec<&[u8]> = q.iter().map(Vec::as_slice).collect();
+                resolve(server, &args).is_ok_and(is_may_replicate)
+            })
+        })
+    };
+    Some(is_may_replicate(cmd) || (cmd.name == "exec" && queued_writes()))
 }
 
 /// Why a connection ended.
@@ -153,6 +174,18 @@ impl Connection {
         loop {
             match self.parser.parse(&mut self.buf[..], pos, limits) {
                 Parsed::Command(end) => {
+                    if self.server.pause.maybe_active() {
+                        let (server, client) = (&*self.server, &self.client);
+                        let class = with_args(&self.buf, &self.parser.spans, |args| {
+                            pause_class(server, client, args)
+                        });
+                        if let Some(writes) = class {
+                            if self.wait_unpaused(writes).await? {
+                                close = true;
+                                break;
+                            }
+                        }
+                    }
                     let server = &*self.server;
                     let client = &mut self.client;
                     let out = &mut self.out;
@@ -218,6 +251,19 @@ impl Connection {
         self.parser.rebase(pos);
         self.server.stats.absorb(&mut self.client);
         Ok(close)
+    }
+
+    /// Holds the next command back while `CLIENT PAUSE` applies to it,
+    /// answering what came before it first. Returns whether the client
+    /// was killed meanwhile.
+    async fn wait_unpaused(&mut self, writes: bool) -> std::io::Result<bool> {
+        self.flush().await?;
+        let server = self.server.clone();
+        let handle = self.client.handle.clone();
+        tokio::select! {
+            _ = server.pause.wait(writes) => Ok(false),
+            _ = handle.killed() => Ok(true),
+        }
     }
 
     /// Writes a published message and whatever else is already queued.

@@ -7,6 +7,7 @@ mod cron;
 pub mod latency;
 pub mod monitor;
 pub mod notify;
+pub mod pause;
 pub mod pubsub;
 pub mod slowlog;
 pub mod stats;
@@ -58,6 +59,8 @@ pub struct Server {
     pub monitors: monitor::Monitors,
     /// Enabled keyspace notifications.
     pub notify: notify::Notifier,
+    /// `CLIENT PAUSE` state.
+    pub pause: pause::ClientPause,
     /// Counters for `INFO`.
     pub stats: Stats,
     /// SLOWLOG.
@@ -127,6 +130,7 @@ impl Server {
             tracking: tracking::Tracking::default(),
             monitors: monitor::Monitors::default(),
             notify,
+            pause: pause::ClientPause::default(),
             stats: Stats::default(),
             slowlog,
             latency,
