@@ -326,28 +326,27 @@ fn zrevrank(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     rank_generic(ctx, args, true)
 }
 
-/// ZCOUNT key min max
-fn zcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let range = ScoreRange::parse(args[2], args[3])?;
-    let mut shard = ctx.lock(args[1]);
-    let n = read_key(ctx, &mut shard, args[1])?.map_or(0, |z| {
-        let (lo, hi) = range.ranks(z);
+/// Replies how many members of `key` fall in the rank span `ranks` picks.
+fn count_in(ctx: &mut Ctx, key: &[u8], ranks: impl Fn(&ZSet) -> (usize, usize)) -> CmdResult {
+    let mut shard = ctx.lock(key);
+    let n = read_key(ctx, &mut shard, key)?.map_or(0, |z| {
+        let (lo, hi) = ranks(z);
         hi - lo
     });
     ctx.out.int(n as i64);
     Ok(())
 }
 
+/// ZCOUNT key min max
+fn zcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
+    let range = ScoreRange::parse(args[2], args[3])?;
+    count_in(ctx, args[1], |z| range.ranks(z))
+}
+
 /// ZLEXCOUNT key min max
 fn zlexcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let range = LexRange::parse(args[2], args[3])?;
-    let mut shard = ctx.lock(args[1]);
-    let n = read_key(ctx, &mut shard, args[1])?.map_or(0, |z| {
-        let (lo, hi) = range.ranks(z);
-        hi - lo
-    });
-    ctx.out.int(n as i64);
-    Ok(())
+    count_in(ctx, args[1], |z| range.ranks(z))
 }
 
 /// Removes the members of ascending ranks chosen by `pick` from `key`.

@@ -9,7 +9,7 @@ use super::range::store_result;
 use super::reply_pairs;
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
 use crate::commands::args::{int, is};
-use crate::keyspace::{Shard, Value};
+use crate::keyspace::{MultiLock, Shard, Value};
 use crate::types::zset::pack::cmp_entry;
 use crate::types::Set;
 use crate::util::num::parse_i64;
@@ -69,6 +69,24 @@ fn input_of(shard: &mut Shard, key: &[u8], now: u64) -> Result<Option<Pairs>, Cm
 /// on the `set` branch; until the merge wires its iterator in here
 /// (`s.iter().map(|e| (e.to_member().into_bytes(), 1.0)).collect()`), a
 /// set input is refused rather than silently read as empty.
+/// The inputs of a set operation, read under `lock` (which holds every
+/// key); a missing key is an empty input (and a keyspace miss).
+fn read_inputs(ctx: &Ctx, lock: &mut MultiLock, keys: &[&[u8]]) -> Result<Vec<Input>, CmdError> {
+    let (db, now) = (ctx.client.db, ctx.now);
+    let mut inputs = Vec::with_capacity(keys.len());
+    for key in keys {
+        let pairs = match input_of(lock.shard(db, key), key, now)? {
+            Some(pairs) => pairs,
+            None => {
+                notify::keymiss(ctx.server, db, key);
+                Vec::new()
+            }
+        };
+        inputs.push(Input { pairs, weight: 1.0 });
+    }
+    Ok(inputs)
+}
+
 fn set_pairs(s: &Set) -> Result<Vec<(Vec<u8>, f64)>, CmdError> {
     Ok(s.iter()
         .map(|e| (e.to_member().into_bytes(), 1.0))
@@ -184,24 +202,12 @@ fn setop(ctx: &mut Ctx, args: &[&[u8]], op: Op, store: bool) -> CmdResult {
     let setnum = setnum as usize;
     let keys = &args[numkeys_idx + 1..numkeys_idx + 1 + setnum];
     let db = ctx.client.db;
-    let now = ctx.now;
     let dst = store.then(|| args[1]);
     let mut lock = ctx
         .server
         .keyspace
         .lock_keys(keys.iter().chain(dst.iter()).map(|k| (db, *k)));
-    let mut inputs = Vec::with_capacity(setnum);
-    for key in keys {
-        let Some(pairs) = input_of(lock.shard(db, key), key, now)? else {
-            notify::keymiss(ctx.server, db, key);
-            inputs.push(Input {
-                pairs: Vec::new(),
-                weight: 1.0,
-            });
-            continue;
-        };
-        inputs.push(Input { pairs, weight: 1.0 });
-    }
+    let mut inputs = read_inputs(ctx, &mut lock, keys)?;
     let mut how = Aggregate::Sum;
     let mut withscores = false;
     let mut j = numkeys_idx + 1 + setnum;
@@ -262,20 +268,8 @@ fn zintercard(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let setnum = setnum as usize;
     let keys = &args[2..2 + setnum];
     let db = ctx.client.db;
-    let now = ctx.now;
     let mut lock = ctx.server.keyspace.lock_keys(keys.iter().map(|k| (db, *k)));
-    let mut inputs = Vec::with_capacity(setnum);
-    for key in keys {
-        let Some(pairs) = input_of(lock.shard(db, key), key, now)? else {
-            notify::keymiss(ctx.server, db, key);
-            inputs.push(Input {
-                pairs: Vec::new(),
-                weight: 1.0,
-            });
-            continue;
-        };
-        inputs.push(Input { pairs, weight: 1.0 });
-    }
+    let inputs = read_inputs(ctx, &mut lock, keys)?;
     drop(lock);
     let mut limit = 0usize;
     let mut j = 2 + setnum;
