@@ -105,3 +105,50 @@ fn redis_benchmark_runs_without_errors() {
         .unwrap();
     assert_eq!(counter, 20000);
 }
+
+#[test]
+fn redis_cli_pipe_bigkeys_and_memkeys() {
+    let s = common::Server::start();
+    let mut input = Vec::new();
+    for i in 0..100_000 {
+        let key = format!("key:{i:07}");
+        input.extend(common::encode(&[b"SET", key.as_bytes(), b"value"]));
+    }
+    for i in 0..50 {
+        input.extend(common::encode(&[
+            b"RPUSH",
+            b"biglist",
+            format!("item{i}").as_bytes(),
+        ]));
+        input.extend(common::encode(&[
+            b"HSET",
+            b"bighash",
+            format!("f{i}").as_bytes(),
+            b"v",
+        ]));
+    }
+    let path = s.dir.join("mass.resp");
+    std::fs::write(&path, &input).unwrap();
+    let piped = run(
+        "bash",
+        &[
+            "-c".into(),
+            format!("redis-cli -p {} --pipe < {}", s.port, path.display()),
+        ],
+    );
+    let text = String::from_utf8_lossy(&piped.stdout);
+    assert!(text.contains("errors: 0, replies: 100100"), "{text}");
+    assert_eq!(cli(s.port, &["DBSIZE"]), "100002\n");
+    let big = cli(s.port, &["--bigkeys"]);
+    assert!(
+        big.contains("Biggest   list found '\"biglist\"' has 50 items"),
+        "{big}"
+    );
+    assert!(big.contains("100000 strings with"), "{big}");
+    let mem = cli(s.port, &["--memkeys"]);
+    assert!(
+        mem.contains("Biggest   hash found '\"bighash\"' has"),
+        "{mem}"
+    );
+    assert!(mem.contains("1 lists with"), "{mem}");
+}
