@@ -35,90 +35,26 @@ enum Step {
     Sleep(u64),
 }
 
-fn hex_digit(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
-}
-
-/// Splits a line like redis-cli (`sdssplitargs`): double quotes with
-/// `\xHH \n \r \t \b \a \" \\` escapes, single quotes with `\'`.
+/// Splits a line like redis-cli (`sdssplitargs`: double quotes with
+/// `\xHH \n \r \t \b \a \" \\` escapes, single quotes with `\'`), using
+/// the server's own inline-command parser.
 fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
-    let b = line.as_bytes();
-    let mut args = Vec::new();
-    let mut i = 0;
-    loop {
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i >= b.len() {
-            return Ok(args);
-        }
-        let mut cur = Vec::new();
-        let mut in_dq = false;
-        let mut in_sq = false;
-        loop {
-            if in_dq {
-                let Some(&c) = b.get(i) else {
-                    return Err("unbalanced double quotes".into());
-                };
-                if c == b'\\' && b.get(i + 1) == Some(&b'x') {
-                    if let (Some(h), Some(l)) = (
-                        b.get(i + 2).copied().and_then(hex_digit),
-                        b.get(i + 3).copied().and_then(hex_digit),
-                    ) {
-                        cur.push(h * 16 + l);
-                        i += 4;
-                        continue;
-                    }
-                }
-                if c == b'\\' && i + 1 < b.len() {
-                    cur.push(match b[i + 1] {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 0x08,
-                        b'a' => 0x07,
-                        other => other,
-                    });
-                    i += 2;
-                } else if c == b'"' {
-                    if b.get(i + 1).is_some_and(|c| !c.is_ascii_whitespace()) {
-                        return Err("closing quote must be followed by a space".into());
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    cur.push(c);
-                    i += 1;
-                }
-            } else if in_sq {
-                let Some(&c) = b.get(i) else {
-                    return Err("unbalanced single quotes".into());
-                };
-                if c == b'\\' && b.get(i + 1) == Some(&b'\'') {
-                    cur.push(b'\'');
-                    i += 2;
-                } else if c == b'\'' {
-                    if b.get(i + 1).is_some_and(|c| !c.is_ascii_whitespace()) {
-                        return Err("closing quote must be followed by a space".into());
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    cur.push(c);
-                    i += 1;
-                }
-            } else {
-                match b.get(i) {
-                    None => break,
-                    Some(c) if c.is_ascii_whitespace() => break,
-                    Some(b'"') => in_dq = true,
-                    Some(b'\'') => in_sq = true,
-                    Some(&c) => cur.push(c),
-                }
-                i += 1;
-            }
-        }
-        args.push(cur);
+    use ferrokv::protocol::request::{Limits, Parsed, Parser};
+    let mut buf = format!("{line}\n").into_bytes();
+    let limits = Limits {
+        max_bulk: usize::MAX,
+        unauthenticated: false,
+    };
+    let mut parser = Parser::default();
+    match parser.parse(&mut buf, 0, limits) {
+        Parsed::Command(_) => Ok(parser
+            .spans
+            .iter()
+            .map(|&(s, e)| buf[s..e].to_vec())
+            .collect()),
+        Parsed::Skip(_) => Ok(Vec::new()),
+        Parsed::Error(e) => Err(e),
+        Parsed::Incomplete(_) => Err("incomplete line".into()),
     }
 }
 
