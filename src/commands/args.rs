@@ -151,7 +151,7 @@ impl<'a> ScanOptions<'a> {
     /// Whether `item` passes the MATCH pattern.
     pub fn matches(&self, item: &[u8]) -> bool {
         self.pattern
-            .map_or(true, |p| crate::util::glob::glob_match(p, item, false))
+            .is_none_or(|p| crate::util::glob::glob_match(p, item, false))
     }
 }
 

@@ -272,13 +272,13 @@ impl<'a> KillFilter<'a> {
 
     fn matches(&self, c: &ClientHandle, me: u64) -> bool {
         (!self.skip_me || c.id != me)
-            && self.id.map_or(true, |id| c.id == id)
-            && self.kind.map_or(true, |k| type_of(c) == k)
-            && self.addr.map_or(true, |a| c.addr.as_bytes() == a)
-            && self.laddr.map_or(true, |a| c.laddr.as_bytes() == a)
+            && self.id.is_none_or(|id| c.id == id)
+            && self.kind.is_none_or(|k| type_of(c) == k)
+            && self.addr.is_none_or(|a| c.addr.as_bytes() == a)
+            && self.laddr.is_none_or(|a| c.laddr.as_bytes() == a)
             && self
                 .max_age
-                .map_or(true, |age| c.created.elapsed().as_secs() >= age)
+                .is_none_or(|age| c.created.elapsed().as_secs() >= age)
     }
 }
 

@@ -68,7 +68,7 @@ impl Conditions {
         let current = (current != 0).then_some(current as i64);
         !((self.nx && current.is_some())
             || (self.xx && current.is_none())
-            || (self.gt && current.map_or(true, |c| when <= c))
+            || (self.gt && current.is_none_or(|c| when <= c))
             || (self.lt && current.is_some_and(|c| when >= c)))
     }
 }

@@ -234,9 +234,9 @@ fn scan(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         cur = db.scan_step(cur, ctx.now, |e| {
             visited += 1;
             let wanted = opts.matches(e.key())
-                && opts.type_filter.map_or(true, |t| {
-                    t.eq_ignore_ascii_case(e.value.type_name().as_bytes())
-                });
+                && opts
+                    .type_filter
+                    .is_none_or(|t| t.eq_ignore_ascii_case(e.value.type_name().as_bytes()));
             if wanted {
                 found.push(e.key().to_vec());
             }

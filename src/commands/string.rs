@@ -334,7 +334,7 @@ fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// MSET/MSETNX: all keys are locked together, so no reader can observe
 /// some of the new values without the others.
 fn mset_generic(ctx: &mut Ctx, args: &[&[u8]], nx: bool) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::msg(format!(
             "ERR wrong number of arguments for '{}' command",
             ctx.cmd.name

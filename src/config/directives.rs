@@ -400,7 +400,7 @@ pub static DIRECTIVES: &[Directive] = &[
         },
         set: |c, v| {
             let words: Vec<&str> = v.split_whitespace().collect();
-            if words.is_empty() || words.len() % 4 != 0 {
+            if words.is_empty() || !words.len().is_multiple_of(4) {
                 return Err("Wrong number of arguments in buffer limit configuration.".into());
             }
             let mut limits = c.output_limits;

@@ -55,7 +55,7 @@ pub fn parse_int(s: &str, min: i64, max: i64) -> Result<i64, String> {
 /// Parses save points: `""` or pairs of `seconds changes`.
 pub fn parse_save(s: &str) -> Result<Vec<(u64, u64)>, String> {
     let words: Vec<&str> = s.split_whitespace().collect();
-    if words.len() % 2 != 0 {
+    if !words.len().is_multiple_of(2) {
         return Err("Invalid save parameters".into());
     }
     words

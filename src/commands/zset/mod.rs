@@ -176,7 +176,7 @@ fn zincrby(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// Redis's `zaddGenericCommand`: `pairs` are the score/member arguments.
 fn zadd_generic(ctx: &mut Ctx, key: &[u8], pairs: &[&[u8]], flags: u8) -> CmdResult {
     let has = |f: u8| flags & f != 0;
-    if pairs.is_empty() || pairs.len() % 2 != 0 {
+    if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     if has(NX) && has(XX) {
