@@ -6,6 +6,7 @@ pub mod client;
 pub mod connection;
 pub mod db;
 pub mod expire;
+pub mod geo;
 pub mod hash;
 pub mod info;
 pub mod introspect;
@@ -30,6 +31,7 @@ pub fn register_all(t: &mut TableBuilder) {
     connection::register(t);
     db::register(t);
     expire::register(t);
+    geo::register(t);
     hash::register(t);
     keys::register(t);
     memory::register(t);
