@@ -7,8 +7,8 @@ use crate::command::{c_str, CmdError, CmdResult, Ctx, TableBuilder};
 use crate::commands::args::{float, int, is};
 use crate::commands::zset::{limits, read_key, write};
 use crate::keyspace::Value;
-use crate::server::blocking::HeldShards;
 use crate::protocol::reply::Reply;
+use crate::server::blocking::HeldShards;
 use crate::types::geohash::{self, Extent, Shape};
 use crate::types::ZSet;
 use crate::util::num::parse_f64;
@@ -21,7 +21,9 @@ pub fn register(t: &mut TableBuilder) {
     t.add("geohash", geohash_cmd);
     t.add("geopos", geopos);
     t.add("georadius", |ctx, args| search(ctx, args, Form::Radius));
-    t.add("georadius_ro", |ctx, args| search(ctx, args, Form::RadiusRo));
+    t.add("georadius_ro", |ctx, args| {
+        search(ctx, args, Form::RadiusRo)
+    });
     t.add("georadiusbymember", |ctx, args| {
         search(ctx, args, Form::ByMember)
     });
@@ -172,17 +174,17 @@ fn geoadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         };
         for (score, member) in points {
             match z.score(member) {
-                Some(cur) => {
-                    if !nx && cur != score {
-                        z.set(member, score, limits);
-                        updated += 1;
-                    }
+                // NX leaves existing members alone; an unchanged score is
+                // not an update (it would not count for CH).
+                Some(cur) if !nx && cur != score => {
+                    z.set(member, score, limits);
+                    updated += 1;
                 }
                 None if !xx => {
                     z.set(member, score, limits);
                     added += 1;
                 }
-                None => {}
+                _ => {}
             }
         }
     }
@@ -571,7 +573,11 @@ fn search(ctx: &mut Ctx, args: &[&[u8]], form: Form) -> CmdResult {
     let limits = limits(ctx);
     let mut stored = ZSet::new();
     for p in &points {
-        stored.set(&p.member, if o.storedist { p.dist } else { p.score }, limits);
+        stored.set(
+            &p.member,
+            if o.storedist { p.dist } else { p.score },
+            limits,
+        );
     }
     shard.set(dst, Value::ZSet(Box::new(stored)), 0, now);
     let event = if form.is_search() {

@@ -438,11 +438,7 @@ impl Shape {
 /// Sorts the first `keep` positions of `v` into place (the rest in any
 /// order) with Redis's `pqsort`, a partial Bentley-McIlroy quicksort: with
 /// COUNT, equal distances come out in exactly Redis's order.
-pub fn partial_sort<T>(
-    v: &mut [T],
-    keep: usize,
-    cmp: &impl Fn(&T, &T) -> std::cmp::Ordering,
-) {
+pub fn partial_sort<T>(v: &mut [T], keep: usize, cmp: &impl Fn(&T, &T) -> std::cmp::Ordering) {
     if keep == 0 || v.is_empty() {
         return;
     }
@@ -450,7 +446,13 @@ pub fn partial_sort<T>(
 }
 
 /// Median of three indexes, as the reference picks it.
-fn med3<T>(v: &[T], a: usize, b: usize, c: usize, cmp: &impl Fn(&T, &T) -> std::cmp::Ordering) -> usize {
+fn med3<T>(
+    v: &[T],
+    a: usize,
+    b: usize,
+    c: usize,
+    cmp: &impl Fn(&T, &T) -> std::cmp::Ordering,
+) -> usize {
     use std::cmp::Ordering::{Greater, Less};
     if cmp(&v[a], &v[b]) == Less {
         if cmp(&v[b], &v[c]) == Less {
@@ -505,7 +507,7 @@ fn pqsort<T>(v: &mut [T], lo: usize, hi: usize, cmp: &impl Fn(&T, &T) -> std::cm
     }
     v.swap(0, m);
     // Bentley-McIlroy three-way partition around v[0]: equal keys are
-    // parked at both ends ([1, pa) and (pd, n)) and swapped in afterwards.
+    // parked at both ends ([0, pa) and (pd, n)) and swapped in afterwards.
     let (mut pa, mut pb) = (1usize, 1usize);
     let (mut pc, mut pd) = (n as isize - 1, n as isize - 1);
     loop {
@@ -613,8 +615,14 @@ mod tests {
 
     #[test]
     fn distance_palermo_catania() {
-        let (a, b) = (decode_score(3479099956230698.0), decode_score(3479447370796909.0));
-        assert_eq!(format!("{:.4}", distance(a.0, a.1, b.0, b.1)), "166274.1516");
+        let (a, b) = (
+            decode_score(3479099956230698.0),
+            decode_score(3479447370796909.0),
+        );
+        assert_eq!(
+            format!("{:.4}", distance(a.0, a.1, b.0, b.1)),
+            "166274.1516"
+        );
     }
 
     #[test]

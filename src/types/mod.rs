@@ -1,10 +1,10 @@
 //! The collection value types, each with a compact encoding for small
 //! sizes and a large one past the configured thresholds, as Redis does.
 
+pub mod geohash;
 pub mod hash;
 pub mod list;
 pub mod set;
-pub mod geohash;
 pub mod zset;
 
 pub use hash::Hash;
