@@ -224,7 +224,8 @@ pub fn geohash_string(lon: f64, lat: f64) -> [u8; 11] {
 
 /// Moves a cell `d` (-1, 0, 1) cells east, wrapping around.
 fn move_x(hash: &mut Hash, d: i8) {
-    if d == 0 {
+    // A zero-step cell has no neighbours (and would overflow the shift).
+    if d == 0 || hash.step == 0 {
         return;
     }
     let shift = 64 - 2 * hash.step as u32;
@@ -242,7 +243,8 @@ fn move_x(hash: &mut Hash, d: i8) {
 
 /// Moves a cell `d` (-1, 0, 1) cells north, wrapping around.
 fn move_y(hash: &mut Hash, d: i8) {
-    if d == 0 {
+    // A zero-step cell has no neighbours (and would overflow the shift).
+    if d == 0 || hash.step == 0 {
         return;
     }
     let shift = 64 - 2 * hash.step as u32;
