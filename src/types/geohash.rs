@@ -573,6 +573,48 @@ fn overlaps(lo: usize, hi: usize, a: usize, b: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn scores_decode_inside_their_cell(lon in LON_MIN..=LON_MAX, lat in LAT_MIN..=LAT_MAX) {
+            let score = score_of(lon, lat).unwrap();
+            prop_assert!(score < 1 << 53);
+            let (dlon, dlat) = decode_score(score as f64);
+            // A 26-bit cell is 360/2^26 degrees wide and 170.1/2^26 high.
+            prop_assert!((dlon - lon).abs() <= 360.0 / (1u64 << 27) as f64 + 1e-9);
+            prop_assert!((dlat - lat).abs() <= 170.2 / (1u64 << 27) as f64 + 1e-9);
+            // Re-encoding the decoded centre lands in the same cell.
+            prop_assert_eq!(score_of(dlon, dlat), Some(score));
+        }
+
+        #[test]
+        fn neighbours_share_edges(lon in -179.0f64..179.0, lat in -84.0f64..84.0, step in 1u8..=26) {
+            let h = encode_wgs84(lon, lat, step).unwrap();
+            let area = decode(LON_RANGE, LAT_RANGE, h);
+            let east = decode(LON_RANGE, LAT_RANGE, moved(h, 1, 0));
+            let north = decode(LON_RANGE, LAT_RANGE, moved(h, 0, 1));
+            if area.lon.max < LON_MAX {
+                prop_assert_eq!(east.lon.min, area.lon.max);
+                prop_assert_eq!(east.lat, area.lat);
+            }
+            if area.lat.max < LAT_MAX {
+                prop_assert_eq!(north.lat.min, area.lat.max);
+                prop_assert_eq!(north.lon, area.lon);
+            }
+            prop_assert_eq!(moved(moved(h, -1, -1), 1, 1), h);
+        }
+
+        #[test]
+        fn shapes_contain_their_centre(lon in -180.0f64..180.0, lat in -85.0f64..85.0, r in 0.0f64..1e7) {
+            for extent in [Extent::Radius(r), Extent::Box { width: r, height: r }] {
+                let shape = Shape { lon, lat, extent, conversion: 1.0 };
+                prop_assert_eq!(shape.distance_if_inside(lon, lat), Some(0.0));
+                let cells = shape.search_cells();
+                prop_assert!(!cells[0].is_zero());
+            }
+        }
+    }
 
     #[test]
     fn palermo_score_and_hash() {
