@@ -2,11 +2,13 @@
 //! each registering its handlers.
 
 pub mod args;
+pub mod bitmap;
 pub mod client;
 pub mod connection;
 pub mod db;
 pub mod expire;
 pub mod hash;
+pub mod hll;
 pub mod info;
 pub mod introspect;
 pub mod keys;
@@ -26,11 +28,13 @@ use crate::command::TableBuilder;
 
 /// Registers every implemented command.
 pub fn register_all(t: &mut TableBuilder) {
+    bitmap::register(t);
     client::register(t);
     connection::register(t);
     db::register(t);
     expire::register(t);
     hash::register(t);
+    hll::register(t);
     keys::register(t);
     memory::register(t);
     list::register(t);

@@ -2,6 +2,7 @@
 //! sizes and a large one past the configured thresholds, as Redis does.
 
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod set;
 pub mod zset;
