@@ -372,6 +372,29 @@ fn promote(s: &mut Vec<u8>, index: usize, count: u8) -> Result<bool, Corrupt> {
     Ok(dense_set_max(&mut s[HDR..], index, count))
 }
 
+/// Visits the runs of a sparse code as `(first register, length, value)`.
+/// Like the Redis 7.0.15 build installed here (with the sparse-overflow
+/// security fix), any opcode reaching past the last register, or a code
+/// covering fewer registers, is corruption.
+fn walk(s: &[u8], mut visit: impl FnMut(usize, usize, u8)) -> Result<(), Corrupt> {
+    let mut idx = 0;
+    let mut p = HDR;
+    while p < s.len() {
+        let op = op_at(s, p);
+        if idx + op.span > REGISTERS {
+            return Err(Corrupt);
+        }
+        let value = if is_val(s[p]) { val_value(s[p]) } else { 0 };
+        visit(idx, op.span, value);
+        idx += op.span;
+        p += op.len;
+    }
+    if idx != REGISTERS {
+        return Err(Corrupt);
+    }
+    Ok(())
+}
+
 /// Converts a sparse value to dense, keeping the header (cached
 /// cardinality included); returns whether it converted.
 pub fn to_dense(s: &mut Vec<u8>) -> Result<bool, Corrupt> {
@@ -381,25 +404,13 @@ pub fn to_dense(s: &mut Vec<u8>) -> Result<bool, Corrupt> {
     let mut dense = vec![0u8; DENSE_SIZE];
     dense[..HDR].copy_from_slice(&s[..HDR]);
     dense[4] = DENSE;
-    let mut idx = 0;
-    let mut p = HDR;
-    while p < s.len() {
-        let op = op_at(s, p);
-        if is_val(s[p]) {
-            if idx + op.span > REGISTERS {
-                break;
-            }
-            let v = val_value(s[p]);
-            for i in idx..idx + op.span {
-                dense_set(&mut dense[HDR..], i, v);
+    walk(s, |idx, span, value| {
+        if value > 0 {
+            for i in idx..idx + span {
+                dense_set(&mut dense[HDR..], i, value);
             }
         }
-        idx += op.span;
-        p += op.len;
-    }
-    if idx != REGISTERS {
-        return Err(Corrupt);
-    }
+    })?;
     *s = dense;
     Ok(true)
 }
@@ -413,26 +424,11 @@ pub fn merge_into(max: &mut [u8; REGISTERS], s: &[u8]) -> Result<(), Corrupt> {
         }
         return Ok(());
     }
-    let mut idx = 0;
-    let mut p = HDR;
-    while p < s.len() {
-        let op = op_at(s, p);
-        if is_val(s[p]) {
-            if idx + op.span > REGISTERS {
-                break;
-            }
-            let v = val_value(s[p]);
-            for m in &mut max[idx..idx + op.span] {
-                *m = (*m).max(v);
-            }
+    walk(s, |idx, span, value| {
+        for m in &mut max[idx..idx + span] {
+            *m = (*m).max(value);
         }
-        idx += op.span;
-        p += op.len;
-    }
-    if idx != REGISTERS {
-        return Err(Corrupt);
-    }
-    Ok(())
+    })
 }
 
 /// The cardinality estimate of a value (ignoring its cache).
@@ -443,24 +439,7 @@ pub fn count(s: &[u8]) -> Result<u64, Corrupt> {
             histo[dense_get(&s[HDR..], i) as usize] += 1;
         }
     } else {
-        let mut idx = 0;
-        let mut p = HDR;
-        while p < s.len() {
-            let op = op_at(s, p);
-            if is_val(s[p]) {
-                if idx + op.span > REGISTERS {
-                    break;
-                }
-                histo[val_value(s[p]) as usize] += op.span as u32;
-            } else {
-                histo[0] = histo[0].wrapping_add(op.span as u32);
-            }
-            idx += op.span;
-            p += op.len;
-        }
-        if idx != REGISTERS {
-            return Err(Corrupt);
-        }
+        walk(s, |_, span, value| histo[value as usize] += span as u32)?;
     }
     Ok(estimate(&histo))
 }
