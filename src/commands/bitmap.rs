@@ -61,17 +61,18 @@ fn bit_buffer<'s>(
     bytes: usize,
     now: u64,
 ) -> Result<(&'s mut Vec<u8>, bool), CmdError> {
-    if let Some(entry) = shard.get(key, now) {
-        if !entry.value.is_string() {
-            return Err(CmdError::WrongType);
+    let created = match shard.get(key, now) {
+        Some(entry) if !entry.value.is_string() => return Err(CmdError::WrongType),
+        Some(_) => false,
+        None => {
+            shard.set(key, Value::Raw(Box::new(vec![0; bytes])), 0, now);
+            true
         }
-    } else {
-        shard.set(key, Value::Raw(Box::new(Vec::new())), 0, now);
-    }
+    };
     let entry = shard.get_mut(key, now).ok_or(CmdError::WrongType)?;
     let buf = entry.value.make_raw().ok_or(CmdError::WrongType)?;
-    let grew = buf.len() < bytes;
-    if grew {
+    let grew = created || buf.len() < bytes;
+    if buf.len() < bytes {
         buf.resize(bytes, 0);
     }
     Ok((buf, grew))
@@ -201,8 +202,7 @@ fn bitcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     0
                 } else {
                     let (a, b) = (r.start as usize, r.end as usize);
-                    popcount(&s[a..=b])
-                        - popcount(&[s[a] & r.first_mask, s[b] & r.last_mask])
+                    popcount(&s[a..=b]) - popcount(&[s[a] & r.first_mask, s[b] & r.last_mask])
                 }
             }
         }
@@ -609,7 +609,11 @@ fn apply_field(buf: &mut [u8], op: &FieldOp) -> Option<(i64, bool)> {
             Some(limited) => limited?,
             None => value.wrapping_add(incr as u64),
         };
-        let reply = if incr_mode { new as i64 } else { old_raw as i64 };
+        let reply = if incr_mode {
+            new as i64
+        } else {
+            old_raw as i64
+        };
         (reply, new)
     };
     set_bits(buf, op.offset, op.bits, new_raw);
@@ -703,7 +707,10 @@ mod tests {
     fn overflow_rules() {
         assert_eq!(signed_overflow(127, 1, 8, Overflow::Wrap), Some(Some(-128)));
         assert_eq!(signed_overflow(127, 1, 8, Overflow::Sat), Some(Some(127)));
-        assert_eq!(signed_overflow(-128, -1, 8, Overflow::Sat), Some(Some(-128)));
+        assert_eq!(
+            signed_overflow(-128, -1, 8, Overflow::Sat),
+            Some(Some(-128))
+        );
         assert_eq!(signed_overflow(100, 20, 8, Overflow::Fail), None);
         assert_eq!(signed_overflow(i64::MAX, 1, 64, Overflow::Fail), Some(None));
         assert_eq!(unsigned_overflow(255, 1, 8, Overflow::Wrap), Some(Some(0)));

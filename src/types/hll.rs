@@ -263,7 +263,12 @@ fn op_at(s: &[u8], at: usize) -> Op {
 }
 
 /// Redis's `hllSparseSet`.
-fn sparse_set(s: &mut Vec<u8>, index: usize, count: u8, sparse_max: usize) -> Result<bool, Corrupt> {
+fn sparse_set(
+    s: &mut Vec<u8>,
+    index: usize,
+    count: u8,
+    sparse_max: usize,
+) -> Result<bool, Corrupt> {
     if count > VAL_MAX_VALUE {
         return promote(s, index, count);
     }
