@@ -8,7 +8,7 @@
 //! it decides which reply a client gets when several things are wrong.
 
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
-use crate::commands::args::is;
+use crate::commands::args::{int, is};
 use crate::keyspace::value::IntBuf;
 use crate::keyspace::{Shard, Value};
 use crate::util::num::parse_i64;
@@ -111,6 +111,8 @@ fn getbit(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut shard = ctx.lock(args[1]);
     let bit = match shard.get(args[1], ctx.now) {
         Some(entry) => {
+            // Redis counts the lookup before checking the type.
+            ctx.read_lookup(args[1], true);
             let mut ibuf = IntBuf::new();
             let s = read_string(&entry.value, &mut ibuf)?;
             Some(
@@ -121,7 +123,9 @@ fn getbit(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         None => None,
     };
     drop(shard);
-    ctx.read_lookup(args[1], bit.is_some());
+    if bit.is_none() {
+        ctx.read_lookup(args[1], false);
+    }
     ctx.out.int(bit.unwrap_or(false) as i64);
     Ok(())
 }
@@ -186,13 +190,14 @@ fn bitcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
+    ctx.read_lookup(args[1], true);
     let mut ibuf = IntBuf::new();
     let s = read_string(&entry.value, &mut ibuf)?;
     let count = match args.len() {
         2 => popcount(s),
         4 | 5 => {
-            let start = crate::commands::args::int(args[2])?;
-            let end = crate::commands::args::int(args[3])?;
+            let start = int(args[2])?;
+            let end = int(args[3])?;
             let bit_unit = unit_arg(args.get(4))?;
             if start < 0 && end < 0 && start > end {
                 0
@@ -209,7 +214,6 @@ fn bitcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         _ => return Err(CmdError::Syntax),
     };
     drop(shard);
-    ctx.read_lookup(args[1], true);
     ctx.out.int(count as i64);
     Ok(())
 }
@@ -241,15 +245,16 @@ fn bitpos(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.int(if bit { -1 } else { 0 });
         return Ok(());
     };
+    ctx.read_lookup(args[1], true);
     let mut ibuf = IntBuf::new();
     let s = read_string(&entry.value, &mut ibuf)?;
     let (range, end_given) = match args.len() {
         3 => (normalise(0, s.len() as i64 - 1, s.len(), false), false),
         4..=6 => {
-            let start = crate::commands::args::int(args[3])?;
+            let start = int(args[3])?;
             let bit_unit = unit_arg(args.get(5))?;
             let (end, end_given) = match args.get(4) {
-                Some(a) => (crate::commands::args::int(a)?, true),
+                Some(a) => (int(a)?, true),
                 None if bit_unit => (((s.len() as i64) << 3) + 7, false),
                 None => (s.len() as i64 - 1, false),
             };
@@ -263,7 +268,6 @@ fn bitpos(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         find_bit(s, &range, bit, end_given)
     };
     drop(shard);
-    ctx.read_lookup(args[1], true);
     ctx.out.int(pos);
     Ok(())
 }
@@ -327,22 +331,19 @@ fn bitop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut locks = ctx.lock_command_keys(args);
     // Copies of the sources: the destination may be one of them.
     let mut sources: Vec<Vec<u8>> = Vec::with_capacity(args.len() - 3);
-    let mut hits = 0;
     for key in &args[3..] {
         match locks.shard(db, key).get(key, now) {
             Some(entry) => {
+                ctx.read_lookup(key, true);
                 let mut ibuf = IntBuf::new();
                 sources.push(read_string(&entry.value, &mut ibuf)?.to_vec());
-                hits += 1;
             }
             None => {
-                crate::server::notify::keymiss(ctx.server, db, key);
+                ctx.read_lookup(key, false);
                 sources.push(Vec::new())
             }
         }
     }
-    ctx.client.stats.hits += hits;
-    ctx.client.stats.misses += sources.len() as u64 - hits;
     let maxlen = sources.iter().map(Vec::len).max().unwrap_or(0);
     let shard = locks.shard(db, dest);
     if maxlen > 0 {
@@ -445,7 +446,7 @@ fn parse_fields(args: &[&[u8]], max_bulk: u64) -> Result<Vec<FieldOp>, CmdError>
         let (signed, bits) = field_type(args[j + 1])?;
         let offset = bit_offset(args[j + 2], true, bits, max_bulk)?;
         let kind = if takes_value {
-            let v = crate::commands::args::int(args[j + 3])?;
+            let v = int(args[j + 3])?;
             if is(sub, "SET") {
                 FieldKind::Set(v)
             } else {
@@ -486,26 +487,24 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[&[u8]], readonly_cmd: bool) -> CmdRes
     let mut shard = ctx.lock(key);
     let Some(highest) = highest else {
         // Only GETs: read without creating anything.
-        let found = match shard.get(key, now) {
+        match shard.get(key, now) {
             Some(entry) => {
+                ctx.read_lookup(key, true);
                 let mut ibuf = IntBuf::new();
                 let s = read_string(&entry.value, &mut ibuf)?;
                 ctx.out.array(ops.len());
                 for op in &ops {
                     ctx.out.int(read_field(s, op));
                 }
-                true
             }
             None => {
+                ctx.read_lookup(key, false);
                 ctx.out.array(ops.len());
                 for op in &ops {
                     ctx.out.int(read_field(&[], op));
                 }
-                false
             }
-        };
-        drop(shard);
-        ctx.read_lookup(key, found);
+        }
         return Ok(());
     };
     if readonly_cmd {

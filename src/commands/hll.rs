@@ -9,7 +9,7 @@ use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
 use crate::commands::args::is;
 use crate::keyspace::value::IntBuf;
 use crate::keyspace::Value;
-use crate::server::{notify, tracking};
+use crate::server::tracking;
 use crate::types::hll::{self, Encoding, REGISTERS};
 
 /// Registers the family.
@@ -100,6 +100,7 @@ fn pfcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
+    ctx.read_lookup(key, true);
     let buf = hll_mut(&mut entry.value)?;
     let (card, refreshed) = match hll::cached(buf) {
         Some(card) => (card, false),
@@ -110,7 +111,6 @@ fn pfcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     };
     drop(shard);
-    ctx.read_lookup(key, true);
     if refreshed {
         changed_silently(ctx, key);
     }
@@ -126,11 +126,10 @@ fn pfcount_union(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut max = Box::new([0u8; REGISTERS]);
     for key in &args[1..] {
         let Some(entry) = locks.shard(db, key).get(key, now) else {
-            ctx.client.stats.misses += 1;
-            notify::keymiss(ctx.server, db, key);
+            ctx.read_lookup(key, false);
             continue;
         };
-        ctx.client.stats.hits += 1;
+        ctx.read_lookup(key, true);
         let mut ibuf = IntBuf::new();
         hll::merge_into(&mut max, hll_bytes(&entry.value, &mut ibuf)?).map_err(corrupt)?;
     }
@@ -148,11 +147,10 @@ fn pfmerge(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     // The destination is a source too (it is args[1]).
     for key in &args[1..] {
         let Some(entry) = locks.shard(db, key).get(key, now) else {
-            ctx.client.stats.misses += 1;
-            notify::keymiss(ctx.server, db, key);
+            ctx.read_lookup(key, false);
             continue;
         };
-        ctx.client.stats.hits += 1;
+        ctx.read_lookup(key, true);
         let mut ibuf = IntBuf::new();
         let s = hll_bytes(&entry.value, &mut ibuf)?;
         use_dense |= hll::encoding(s) == Encoding::Dense;
