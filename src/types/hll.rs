@@ -602,6 +602,7 @@ pub fn self_test() -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn empty_value_bytes() {
@@ -697,6 +698,34 @@ mod tests {
         assert_eq!(cached(&v), None);
         set_cached(&mut v, 42);
         assert_eq!(cached(&v), Some(42));
+    }
+
+    proptest! {
+        /// Register updates on the sparse code (with promotion at a random
+        /// size limit) agree with a plain array of registers, and the code
+        /// always describes exactly 2^14 registers.
+        #[test]
+        fn sparse_updates_match_a_register_model(
+            ops in prop::collection::vec((0usize..REGISTERS, 1u8..=40), 1..300),
+            clustered in any::<bool>(),
+            limit in 20usize..4000,
+        ) {
+            let mut v = new_sparse();
+            let mut model = [0u8; REGISTERS];
+            for (index, count) in ops {
+                // Clustered indexes exercise VAL splitting and merging.
+                let index = if clustered { index % 64 } else { index };
+                let changed = set_register(&mut v, index, count, limit).unwrap();
+                prop_assert_eq!(changed, model[index] < count);
+                model[index] = model[index].max(count);
+                prop_assert!(is_hll(&v));
+                if encoding(&v) == Encoding::Sparse {
+                    prop_assert!(v.len() <= limit.max(18));
+                }
+            }
+            prop_assert_eq!(&registers(&v).unwrap()[..], &model[..]);
+            prop_assert_eq!(count(&v).unwrap(), count_registers(&model));
+        }
     }
 
     #[test]
