@@ -230,11 +230,11 @@ fn pfcount_cache_refresh_touches_watchers() {
 
 /// The keyevent names published while running `cmds`, in order, then
 /// the keyspace hit and miss counters.
-fn events(port: u16, cmds: &[&[&str]]) -> Vec<String> {
+fn events(port: u16, flags: &str, cmds: &[&[&str]]) -> Vec<String> {
     let mut c = Raw::connect(port);
     c.cmd(&["FLUSHALL"]);
     c.cmd(&["CONFIG", "RESETSTAT"]);
-    c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+    c.cmd(&["CONFIG", "SET", "notify-keyspace-events", flags]);
     let mut sub = Raw::connect(port);
     sub.cmd(&["PSUBSCRIBE", "__keyevent@*"]);
     for args in cmds {
@@ -310,9 +310,13 @@ fn keyspace_events_match_redis() {
         &["PFCOUNT", "l"],
         &["PFMERGE", "h3", "h", "nokey"],
     ];
-    let theirs = events(redis.port, script);
+    let theirs = events(redis.port, "KEA", script);
     assert!(theirs.contains(&"setbit b".to_string()), "{theirs:?}");
     assert!(theirs.contains(&"pfadd h2".to_string()), "{theirs:?}");
     assert!(theirs.iter().any(|l| l.starts_with("keyspace_misses:")));
-    assert_eq!(theirs, events(ours.port, script));
+    assert_eq!(theirs, events(ours.port, "KEA", script));
+    // setbit and pfadd are string-class events (`$`), del is generic.
+    let strings_only = events(redis.port, "E$", script);
+    assert!(!strings_only.contains(&"del d".to_string()));
+    assert_eq!(strings_only, events(ours.port, "E$", script));
 }
