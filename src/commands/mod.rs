@@ -2,12 +2,14 @@
 //! each registering its handlers.
 
 pub mod args;
+pub mod bitmap;
 pub mod client;
 pub mod connection;
 pub mod db;
 pub mod expire;
 pub mod geo;
 pub mod hash;
+pub mod hll;
 pub mod info;
 pub mod introspect;
 pub mod keys;
@@ -27,12 +29,14 @@ use crate::command::TableBuilder;
 
 /// Registers every implemented command.
 pub fn register_all(t: &mut TableBuilder) {
+    bitmap::register(t);
     client::register(t);
     connection::register(t);
     db::register(t);
     expire::register(t);
     geo::register(t);
     hash::register(t);
+    hll::register(t);
     keys::register(t);
     memory::register(t);
     list::register(t);

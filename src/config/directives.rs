@@ -268,6 +268,17 @@ pub static DIRECTIVES: &[Directive] = &[
         },
     },
     Directive {
+        name: "hll-sparse-max-bytes",
+        default: "3000",
+        access: Access::Mutable,
+        doc: "HyperLogLog values use the sparse encoding up to this many bytes, then turn dense.",
+        get: |c| format_memory(c.encodings.hll_sparse_max_bytes as u64),
+        set: |c, v| {
+            c.encodings.hll_sparse_max_bytes = parse_memory(v)? as usize;
+            Ok(())
+        },
+    },
+    Directive {
         name: "hash-max-listpack-entries",
         default: "512",
         access: Access::Mutable,

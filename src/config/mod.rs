@@ -92,6 +92,9 @@ pub struct Encodings {
     /// `list-max-listpack-size`: positive = entries per node, negative =
     /// node size class (-1 = 4 KB … -5 = 64 KB).
     pub list_max_listpack_size: i64,
+    /// `hll-sparse-max-bytes`: largest sparse HyperLogLog value (header
+    /// included) before it turns dense.
+    pub hll_sparse_max_bytes: usize,
 }
 
 /// One class of `client-output-buffer-limit`: a client is closed when its

@@ -101,7 +101,7 @@ pub fn render(flags: u32) -> String {
 /// `notifyKeyspaceEvent` pass it.
 pub fn class_of(event: &str) -> u32 {
     match event {
-        "set" | "setrange" | "incrby" | "incrbyfloat" | "append" => STRING,
+        "set" | "setrange" | "incrby" | "incrbyfloat" | "append" | "setbit" | "pfadd" => STRING,
         "lpush" | "rpush" | "lpop" | "rpop" | "linsert" | "lset" | "lrem" | "ltrim"
         | "sortstore" => LIST,
         "sadd" | "srem" | "spop" | "sinterstore" | "sunionstore" | "sdiffstore" => SET,
