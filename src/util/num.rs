@@ -43,11 +43,22 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     }
     let text = std::str::from_utf8(s).ok()?;
     let v: f64 = text.parse().ok()?;
-    if v.is_nan() {
+    // strtod reports ERANGE for overflow to infinity and underflow to zero;
+    // Redis rejects both, but accepts a spelled-out `inf`.
+    let overflow = v.is_infinite() && !text.to_ascii_lowercase().contains("inf");
+    let underflow = v == 0.0 && mantissa_nonzero(text);
+    if v.is_nan() || overflow || underflow {
         None
     } else {
         Some(v)
     }
+}
+
+/// Whether the digits before any exponent include a non-zero one.
+fn mantissa_nonzero(text: &str) -> bool {
+    text.bytes()
+        .take_while(|&b| b != b'e' && b != b'E')
+        .any(|b| (b'1'..=b'9').contains(&b))
 }
 
 /// Appends the decimal form of `v` to `out` without allocating.
@@ -96,6 +107,18 @@ fn trim_fraction(s: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parse_f64_rejects_out_of_range_like_strtod() {
+        use super::parse_f64;
+        assert_eq!(parse_f64(b"1e400"), None);
+        assert_eq!(parse_f64(b"-1e400"), None);
+        assert_eq!(parse_f64(b"1e-400"), None);
+        assert_eq!(parse_f64(b"inf"), Some(f64::INFINITY));
+        assert_eq!(parse_f64(b"-Infinity"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b"0e-400"), Some(0.0));
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+    }
+
     use super::*;
 
     #[test]
