@@ -155,7 +155,7 @@ pub struct Blocking {
 /// Parses a blocking timeout in seconds (decimals allowed, 0 = forever),
 /// with Redis's errors.
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
-    let secs = crate::util::num::parse_f64(arg)
+    let secs = crate::util::long_double::parse_long_double(arg)
         .ok_or(CmdError::err("ERR timeout is not a float or out of range"))?;
     // Redis rounds the milliseconds up, then casts to a C `long long`:
     // infinities and values past its range become LLONG_MIN, "negative".

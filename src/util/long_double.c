@@ -65,3 +65,12 @@ long fkv_ld_incr(const char *cur, size_t cur_len, const char *incr, size_t incr_
     }
     return n;
 }
+
+/* Parses like string2ld and narrows to double (an extended-range value such
+ * as 1e400 becomes infinity). Returns 1 on success, 0 if not a float. */
+int fkv_ld_parse_f64(const char *s, size_t len, double *out) {
+    long double v;
+    if (!fkv_parse_ld(s, len, &v)) return 0;
+    *out = (double)v;
+    return 1;
+}

@@ -1,12 +1,12 @@
-//! `long double` increments with Redis's exact parsing and formatting
-//! (INCRBYFLOAT, and HINCRBYFLOAT for the hash family).
+//! `long double` parsing and increments with Redis's exact rules
+//! (INCRBYFLOAT, HINCRBYFLOAT, blocking timeouts).
 //!
 //! Redis adds in the C `long double` type (80-bit extended precision on
 //! x86-64) and prints the sum with `"%.17Lf"` minus trailing zeros, which
 //! hides the binary rounding of `f64` (`0.1 + 0.2` is `0.3`, not
 //! `0.30000000000000004`). The arithmetic lives in `long_double.c`.
 
-use std::os::raw::{c_char, c_long};
+use std::os::raw::{c_char, c_int, c_long};
 
 /// Size of the output buffer (Redis's `MAX_LONG_DOUBLE_CHARS`).
 const LD_CHARS: usize = 5120;
@@ -20,6 +20,7 @@ extern "C" {
         out: *mut c_char,
         out_len: usize,
     ) -> c_long;
+    fn fkv_ld_parse_f64(s: *const c_char, len: usize, out: *mut f64) -> c_int;
 }
 
 /// Why an increment failed.
@@ -61,6 +62,16 @@ pub fn incr_by_float(current: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>, Inc
             Ok(out)
         }
     }
+}
+
+/// Parses `s` as a C `long double` like Redis's `string2ld` (the range is
+/// wider than `f64`'s: `1e400` is accepted and narrows to infinity), for
+/// arguments Redis reads that way, such as blocking timeouts.
+pub fn parse_long_double(s: &[u8]) -> Option<f64> {
+    let mut out = 0.0f64;
+    // SAFETY: `s` is a live buffer of `s.len()` bytes and `out` a valid f64.
+    let ok = unsafe { fkv_ld_parse_f64(s.as_ptr().cast::<c_char>(), s.len(), &mut out) };
+    (ok == 1).then_some(out)
 }
 
 #[cfg(test)]
