@@ -1,0 +1,153 @@
+use super::*;
+use proptest::prelude::*;
+
+const LIMITS: NodeLimits = NodeLimits {
+    max_bytes: 4096,
+    max_entries: 100,
+};
+
+fn add(s: &mut Stream, ms: u64, seq: u64) {
+    let v = format!("v{ms}");
+    s.append(StreamId::new(ms, seq), &[b"f", v.as_bytes()], LIMITS);
+}
+
+fn ids(s: &Stream) -> Vec<StreamId> {
+    s.range(StreamId::MIN, StreamId::MAX, false, 0)
+        .iter()
+        .map(|e| e.id)
+        .collect()
+}
+
+#[test]
+fn nodes_split_at_max_entries() {
+    let mut s = Stream::new();
+    for i in 1..=250 {
+        add(&mut s, i, 0);
+    }
+    assert_eq!(s.node_count(), 3);
+    // MAXLEN ~ 120 can only drop the first whole node of 100.
+    assert_eq!(s.trim(Trim::MaxLen(120), true, 0), 100);
+    assert_eq!(s.len(), 150);
+    assert_eq!(s.first_id(), StreamId::new(101, 0));
+    // Exact trimming marks tombstones inside the next node.
+    assert_eq!(s.trim(Trim::MaxLen(120), false, 0), 30);
+    assert_eq!(s.first_id(), StreamId::new(131, 0));
+    assert_eq!(s.trim(Trim::MinId(StreamId::new(201, 0)), false, 0), 70);
+    assert_eq!(ids(&s).len(), 50);
+}
+
+#[test]
+fn entries_keep_fields_and_reverse_order() {
+    let mut s = Stream::new();
+    s.append(StreamId::new(1, 0), &[b"a", b"1", b"b", b"2"], LIMITS);
+    s.append(StreamId::new(1, 1), &[b"a", b"3", b"b", b"4"], LIMITS);
+    s.append(StreamId::new(2, 0), &[b"x", b""], LIMITS);
+    let rev = s.range(StreamId::MIN, StreamId::MAX, true, 2);
+    assert_eq!(rev[0].id, StreamId::new(2, 0));
+    assert_eq!(rev[1].fields().collect::<Vec<_>>(), vec![(&b"a"[..], &b"3"[..]), (&b"b"[..], &b"4"[..])]);
+    assert!(s.delete(StreamId::new(1, 1)));
+    assert!(!s.delete(StreamId::new(1, 1)));
+    assert_eq!(s.max_deleted_id, StreamId::new(1, 1));
+    assert_eq!(s.len(), 2);
+    assert_eq!(s.last_entry().unwrap().id, StreamId::new(2, 0));
+}
+
+#[test]
+fn lag_bookkeeping() {
+    let mut s = Stream::new();
+    for i in 1..=5 {
+        add(&mut s, i, 0);
+    }
+    s.create_group(b"g", StreamId::MIN, None);
+    assert_eq!(s.lag(s.group(b"g").unwrap()), Some(5));
+    s.advance_group(b"g", StreamId::new(1, 0));
+    assert_eq!(s.group(b"g").unwrap().entries_read, Some(1));
+    s.delete(StreamId::new(3, 0));
+    assert_eq!(s.lag(s.group(b"g").unwrap()), None);
+    s.advance_group(b"g", StreamId::new(2, 0));
+    assert_eq!(s.group(b"g").unwrap().entries_read, None);
+    s.advance_group(b"g", StreamId::new(4, 0));
+    s.advance_group(b"g", StreamId::new(5, 0));
+    assert_eq!(s.group(b"g").unwrap().entries_read, Some(5));
+    assert_eq!(s.lag(s.group(b"g").unwrap()), Some(0));
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Add(u8),
+    Del(u8),
+    TrimLen(u8, bool),
+    TrimId(u8, bool),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (1u8..8).prop_map(Op::Add),
+        2 => any::<u8>().prop_map(Op::Del),
+        1 => (any::<u8>(), any::<bool>()).prop_map(|(n, a)| Op::TrimLen(n, a)),
+        1 => (any::<u8>(), any::<bool>()).prop_map(|(n, a)| Op::TrimId(n, a)),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn matches_btreemap(ops in prop::collection::vec(op(), 1..300), max_entries in 1usize..8) {
+        let limits = NodeLimits { max_bytes: 200, max_entries };
+        let mut s = Stream::new();
+        let mut model: BTreeMap<StreamId, Vec<u8>> = BTreeMap::new();
+        let mut next = 0u64;
+        for op in ops {
+            match op {
+                Op::Add(width) => {
+                    next += 1;
+                    let id = StreamId::new(next / 3, next % 3);
+                    let v = vec![b'x'; width as usize * 10];
+                    s.append(id, &[b"f", &v], limits);
+                    model.insert(id, v);
+                }
+                Op::Del(n) => {
+                    let id = StreamId::new(n as u64 / 3, n as u64 % 3);
+                    prop_assert_eq!(s.delete(id), model.remove(&id).is_some());
+                }
+                Op::TrimLen(n, approx) => {
+                    let removed = s.trim(Trim::MaxLen(n as u64), approx, 0);
+                    let expect = model.len().saturating_sub(n as usize) as u64;
+                    if approx {
+                        prop_assert!(removed <= expect);
+                    } else {
+                        prop_assert_eq!(removed, expect);
+                    }
+                    for _ in 0..removed {
+                        let first = *model.keys().next().unwrap();
+                        model.remove(&first);
+                    }
+                }
+                Op::TrimId(n, approx) => {
+                    let min = StreamId::new(n as u64 / 3, n as u64 % 3);
+                    let removed = s.trim(Trim::MinId(min), approx, 0);
+                    let below = model.range(..min).count() as u64;
+                    if approx {
+                        prop_assert!(removed <= below);
+                    } else {
+                        prop_assert_eq!(removed, below);
+                    }
+                    for _ in 0..removed {
+                        let first = *model.keys().next().unwrap();
+                        model.remove(&first);
+                    }
+                }
+            }
+            prop_assert_eq!(s.len(), model.len());
+            let got: Vec<(StreamId, Vec<u8>)> = s
+                .range(StreamId::MIN, StreamId::MAX, false, 0)
+                .iter()
+                .map(|e| (e.id, e.fields().next().unwrap().1.to_vec()))
+                .collect();
+            let want: Vec<(StreamId, Vec<u8>)> = model.iter().map(|(k, v)| (*k, v.clone())).collect();
+            prop_assert_eq!(&got, &want);
+            let mut rev: Vec<StreamId> = s.range(StreamId::MIN, StreamId::MAX, true, 0).iter().map(|e| e.id).collect();
+            rev.reverse();
+            prop_assert_eq!(rev, model.keys().copied().collect::<Vec<_>>());
+        }
+    }
+}
