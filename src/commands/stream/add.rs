@@ -276,11 +276,6 @@ fn xsetid(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let mut shard = ctx.lock(key);
     let s = stream_mut(&mut shard, key, now)?.ok_or(CmdError::NoSuchKey)?;
-    if id < s.max_deleted_id {
-        return Err(CmdError::err(
-            "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id",
-        ));
-    }
     if let Some(last) = s.last_entry().map(|e| e.id) {
         if id < last {
             return Err(CmdError::err(

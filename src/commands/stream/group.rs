@@ -122,7 +122,7 @@ fn setid(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut read = None;
     if args.len() == 7 {
         if !is(args[5], "entriesread") {
-            return Err(CmdError::Syntax);
+            return Err(subcommand_error(args[1]));
         }
         read = entries_read(args[6])?;
     }

@@ -58,7 +58,8 @@ fn range_generic(ctx: &mut Ctx, args: &[&[u8]], rev: bool) -> CmdResult {
     let mut shard = ctx.lock(key);
     match stream_ref(ctx, &mut shard, key)? {
         None => ctx.out.array(0),
-        Some(_) if count == 0 => ctx.out.array(0),
+        // An explicit COUNT of zero (or less) answers a null array.
+        Some(_) if count == 0 => ctx.out.null_array(),
         Some(s) => {
             let limit = if count < 0 { 0 } else { count as usize };
             reply_entries(ctx.out, &s.range(start, end, rev, limit));
