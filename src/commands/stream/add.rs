@@ -1,8 +1,6 @@
 //! XADD, XTRIM, XDEL, XLEN, XSETID.
 
-use super::{
-    node_limits, parse_id_generic, parse_strict_id, stream_mut, stream_ref, ParsedId,
-};
+use super::{node_limits, parse_id_generic, parse_strict_id, stream_mut, stream_ref, ParsedId};
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
 use crate::commands::args::{int, is};
 use crate::keyspace::Value;

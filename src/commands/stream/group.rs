@@ -84,7 +84,9 @@ fn create(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::WrongType);
     };
     if !s.create_group(name, id, read) {
-        return Err(CmdError::err("BUSYGROUP Consumer Group name already exists"));
+        return Err(CmdError::err(
+            "BUSYGROUP Consumer Group name already exists",
+        ));
     }
     ctx.out.ok();
     ctx.modified(key, "xgroup-create");

@@ -186,7 +186,10 @@ mod tests {
     #[test]
     fn ids_parse_like_redis() {
         assert_eq!(parse_id(b"5", 0).unwrap(), StreamId::new(5, 0));
-        assert_eq!(parse_id(b"5", u64::MAX).unwrap(), StreamId::new(5, u64::MAX));
+        assert_eq!(
+            parse_id(b"5", u64::MAX).unwrap(),
+            StreamId::new(5, u64::MAX)
+        );
         assert_eq!(parse_id(b"+1-1", 0).unwrap(), StreamId::new(1, 1));
         assert_eq!(parse_id(b" 01-2", 0).unwrap(), StreamId::new(1, 2));
         assert_eq!(parse_id(b"-", 0).unwrap(), StreamId::MIN);

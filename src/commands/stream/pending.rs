@@ -102,7 +102,11 @@ fn xpending(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             (Some(first), Some(last)) => {
                 reply_id(out, *first);
                 reply_id(out, *last);
-                let owners: Vec<_> = g.consumers.iter().filter(|(_, c)| !c.pel.is_empty()).collect();
+                let owners: Vec<_> = g
+                    .consumers
+                    .iter()
+                    .filter(|(_, c)| !c.pel.is_empty())
+                    .collect();
                 out.array(owners.len());
                 for (n, c) in owners {
                     out.array(2);
@@ -193,10 +197,16 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             delivery = Some((now as i64).wrapping_sub(idle));
         } else if is(opt, "time") && more > 0 {
             j += 1;
-            delivery = Some(int_or(args[j], "ERR Invalid TIME option argument for XCLAIM")?);
+            delivery = Some(int_or(
+                args[j],
+                "ERR Invalid TIME option argument for XCLAIM",
+            )?);
         } else if is(opt, "retrycount") && more > 0 {
             j += 1;
-            retry = Some(int_or(args[j], "ERR Invalid RETRYCOUNT option argument for XCLAIM")?);
+            retry = Some(int_or(
+                args[j],
+                "ERR Invalid RETRYCOUNT option argument for XCLAIM",
+            )?);
         } else if is(opt, "lastid") && more > 0 {
             j += 1;
             last_id = parse_strict_id(args[j])?;
@@ -306,7 +316,13 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let mut attempts = count.saturating_mul(10);
     let candidates: Vec<StreamId> = s
         .group(name)
-        .map(|g| g.pel.range(start..).take(attempts.saturating_add(1)).map(|(k, _)| *k).collect())
+        .map(|g| {
+            g.pel
+                .range(start..)
+                .take(attempts.saturating_add(1))
+                .map(|(k, _)| *k)
+                .collect()
+        })
         .unwrap_or_default();
     let exists: Vec<bool> = candidates.iter().map(|id| s.get(*id).is_some()).collect();
     let Some(g) = s.group_mut(name) else {
@@ -332,7 +348,11 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         if min_idle > 0 && (now as i64 - p.delivery_time as i64) < min_idle {
             continue;
         }
-        let delivered = if justid { p.delivery_count } else { p.delivery_count + 1 };
+        let delivered = if justid {
+            p.delivery_count
+        } else {
+            p.delivery_count + 1
+        };
         if g.touch_consumer(consumer, now) {
             created = true;
         }

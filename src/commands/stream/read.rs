@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use super::{parse_id, parse_id_generic, parse_strict_id, reply_entries, reply_entry, reply_id, stream_mut, stream_ref};
+use super::{
+    parse_id, parse_id_generic, parse_strict_id, reply_entries, reply_entry, reply_id, stream_mut,
+    stream_ref,
+};
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
 use crate::commands::args::{int, is};
 use crate::protocol::reply::Reply;
@@ -31,7 +34,11 @@ fn parse_bound(arg: &[u8], missing_seq: u64) -> Result<(StreamId, bool), CmdErro
 }
 
 fn range_generic(ctx: &mut Ctx, args: &[&[u8]], rev: bool) -> CmdResult {
-    let (start_arg, end_arg) = if rev { (args[3], args[2]) } else { (args[2], args[3]) };
+    let (start_arg, end_arg) = if rev {
+        (args[3], args[2])
+    } else {
+        (args[2], args[3])
+    };
     let (mut start, ex) = parse_bound(start_arg, 0)?;
     if ex {
         start = start
@@ -117,8 +124,12 @@ fn parse_read<'a>(args: &[&'a [u8]], xreadgroup: bool) -> Result<ReadArgs<'a>, C
             r.count = int(args[i])?.max(0) as usize;
         } else if is(o, "streams") && more > 0 {
             let n = args.len() - (i + 1);
-            if n % 2 != 0 {
-                let (name, symbol) = if xreadgroup { ("XREADGROUP", '>') } else { ("XREAD", '$') };
+            if !n.is_multiple_of(2) {
+                let (name, symbol) = if xreadgroup {
+                    ("XREADGROUP", '>')
+                } else {
+                    ("XREAD", '$')
+                };
                 return Err(CmdError::msg(format!(
                     "ERR Unbalanced {name} list of streams: for each stream key an ID or '{symbol}' must be specified."
                 )));
@@ -160,8 +171,9 @@ fn parse_read<'a>(args: &[&'a [u8]], xreadgroup: bool) -> Result<ReadArgs<'a>, C
 /// BLOCK's argument: integer milliseconds (Redis's
 /// `getTimeoutFromObjectOrReply` in ms units); `None` = forever.
 fn parse_block_ms(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
-    let ms = crate::util::num::parse_i64(arg)
-        .ok_or(CmdError::err("ERR timeout is not an integer or out of range"))?;
+    let ms = crate::util::num::parse_i64(arg).ok_or(CmdError::err(
+        "ERR timeout is not an integer or out of range",
+    ))?;
     if ms < 0 {
         return Err(CmdError::err("ERR timeout is negative"));
     }
@@ -308,7 +320,11 @@ fn xread(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             let keys = r.keys.iter().map(|k| k.to_vec()).collect();
             let wait = ReadWait {
                 from: r.keys.iter().map(|k| k.to_vec()).zip(from).collect(),
-                count: if r.count == 0 { BLOCKED_DEFAULT_COUNT } else { r.count },
+                count: if r.count == 0 {
+                    BLOCKED_DEFAULT_COUNT
+                } else {
+                    r.count
+                },
                 group: None,
             };
             ctx.block(keys, timeout, Box::new(wait));
@@ -381,7 +397,9 @@ fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     From::After(id) => (id, true),
                     From::New => (s.group(group).map_or(StreamId::MIN, |g| g.last_id), false),
                 };
-                serve_group(ctx.out, s, group, consumer, after, history, r.count, r.noack, now);
+                serve_group(
+                    ctx.out, s, group, consumer, after, history, r.count, r.noack, now,
+                );
             }
             ctx.client.stats.dirty += 1;
         }
@@ -392,7 +410,11 @@ fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             let keys = r.keys.iter().map(|k| k.to_vec()).collect();
             let wait = ReadWait {
                 from: r.keys.iter().map(|k| (k.to_vec(), StreamId::MAX)).collect(),
-                count: if r.count == 0 { BLOCKED_DEFAULT_COUNT } else { r.count },
+                count: if r.count == 0 {
+                    BLOCKED_DEFAULT_COUNT
+                } else {
+                    r.count
+                },
                 group: Some(GroupWait {
                     group: group.to_vec(),
                     consumer: consumer.to_vec(),

@@ -56,10 +56,7 @@ impl StreamId {
     pub fn prev(&self) -> Option<StreamId> {
         match self.seq.checked_sub(1) {
             Some(seq) => Some(StreamId::new(self.ms, seq)),
-            None => self
-                .ms
-                .checked_sub(1)
-                .map(|ms| StreamId::new(ms, u64::MAX)),
+            None => self.ms.checked_sub(1).map(|ms| StreamId::new(ms, u64::MAX)),
         }
     }
 }
@@ -189,7 +186,12 @@ impl Stream {
             match groups.len() {
                 0 => 1,
                 1 => starts_node as usize + count(groups[0], depth + 1, false),
-                _ => 1 + groups.iter().map(|g| count(g, depth + 1, true)).sum::<usize>(),
+                _ => {
+                    1 + groups
+                        .iter()
+                        .map(|g| count(g, depth + 1, true))
+                        .sum::<usize>()
+                }
             }
         }
         let keys: Vec<[u8; 16]> = self
@@ -318,14 +320,18 @@ impl Stream {
             0 => LISTPACK_MAX,
             b => b.min(LISTPACK_MAX),
         };
-        let tail = self.nodes.iter_mut().next_back().and_then(|(master, node)| {
-            // Redis starts a new node when the tail's listpack plus the new
-            // payload would reach the byte limit, or it holds the maximum
-            // number of entries (tombstones count).
-            let full = node.lp_bytes() + payload >= max_bytes
-                || (limits.max_entries > 0 && node.total() >= limits.max_entries);
-            (!full).then_some((*master, node))
-        });
+        let tail = self
+            .nodes
+            .iter_mut()
+            .next_back()
+            .and_then(|(master, node)| {
+                // Redis starts a new node when the tail's listpack plus the new
+                // payload would reach the byte limit, or it holds the maximum
+                // number of entries (tombstones count).
+                let full = node.lp_bytes() + payload >= max_bytes
+                    || (limits.max_entries > 0 && node.total() >= limits.max_entries);
+                (!full).then_some((*master, node))
+            });
         match tail {
             Some((master, node)) => node.append(master, id, fields),
             None => {
@@ -424,7 +430,12 @@ impl Stream {
     }
 
     /// Adds a group; false if one with that name exists.
-    pub fn create_group(&mut self, name: &[u8], last_id: StreamId, entries_read: Option<u64>) -> bool {
+    pub fn create_group(
+        &mut self,
+        name: &[u8],
+        last_id: StreamId,
+        entries_read: Option<u64>,
+    ) -> bool {
         if self.groups.contains_key(name) {
             return false;
         }

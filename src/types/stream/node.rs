@@ -292,6 +292,9 @@ mod tests {
         let n = Node::new(id, &[b"a", b"1"]);
         assert_eq!(n.lp_bytes(), 7 + 2 + 2 + 7 + 10);
         let slot = n.slot(0);
-        assert_eq!(n.pairs(&slot).collect::<Vec<_>>(), vec![(&b"a"[..], &b"1"[..])]);
+        assert_eq!(
+            n.pairs(&slot).collect::<Vec<_>>(),
+            vec![(&b"a"[..], &b"1"[..])]
+        );
     }
 }

@@ -44,7 +44,10 @@ fn entries_keep_fields_and_reverse_order() {
     s.append(StreamId::new(2, 0), &[b"x", b""], LIMITS);
     let rev = s.range(StreamId::MIN, StreamId::MAX, true, 2);
     assert_eq!(rev[0].id, StreamId::new(2, 0));
-    assert_eq!(rev[1].fields().collect::<Vec<_>>(), vec![(&b"a"[..], &b"3"[..]), (&b"b"[..], &b"4"[..])]);
+    assert_eq!(
+        rev[1].fields().collect::<Vec<_>>(),
+        vec![(&b"a"[..], &b"3"[..]), (&b"b"[..], &b"4"[..])]
+    );
     assert!(s.delete(StreamId::new(1, 1)));
     assert!(!s.delete(StreamId::new(1, 1)));
     assert_eq!(s.max_deleted_id, StreamId::new(1, 1));
