@@ -359,3 +359,134 @@ fn work_queue_with_a_dead_consumer_processes_every_entry_once() {
         .expect("lag field");
     assert_eq!(fields[lag_at + 1], Value::Int(0));
 }
+
+/// Replaces every integer that looks like a Unix time in ms (and idle
+/// times, which follow the clock) so two servers' replies compare.
+fn mask_times(reply: &[u8]) -> String {
+    let text = String::from_utf8_lossy(reply);
+    text.split("\r\n")
+        .map(|line| match line.strip_prefix(':') {
+            Some(n) if n.parse::<i64>().is_ok_and(|v| v > 1_000_000_000_000) => ":<time>",
+            _ => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+#[test]
+fn xinfo_full_has_redis_shape() {
+    let ours = Server::start();
+    let redis = Server::start_redis();
+    let script: &[&[&str]] = &[
+        &["XADD", "s", "1-0", "a", "1"],
+        &["XADD", "s", "2-0", "a", "2", "b", "3"],
+        &["XADD", "s", "3-0", "a", "3"],
+        &["XGROUP", "CREATE", "s", "g", "0"],
+        &["XGROUP", "CREATE", "s", "empty", "$"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c1",
+            "COUNT",
+            "2",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+        &[
+            "XCLAIM",
+            "s",
+            "g",
+            "c2",
+            "0",
+            "2-0",
+            "TIME",
+            "1000",
+            "RETRYCOUNT",
+            "5",
+        ],
+        &["XDEL", "s", "3-0"],
+        &["XINFO", "STREAM", "s", "FULL"],
+        &["XINFO", "STREAM", "s", "FULL", "COUNT", "1"],
+        &["XINFO", "STREAM", "s", "FULL", "COUNT", "0"],
+        &["HELLO", "3"],
+        &["XINFO", "STREAM", "s", "FULL"],
+    ];
+    let (mut a, mut b) = (ours.raw(), redis.raw());
+    for cmd in script {
+        if cmd[0] == "HELLO" {
+            a.cmd(cmd);
+            b.cmd(cmd);
+            continue;
+        }
+        let (x, y) = (a.cmd(cmd), b.cmd(cmd));
+        assert_eq!(mask_times(&x), mask_times(&y), "{cmd:?}");
+    }
+}
+
+#[test]
+fn xpending_rows_report_owner_idle_and_deliveries() {
+    let s = Server::start();
+    let mut c = s.client();
+    for id in ["1-0", "2-0", "3-0"] {
+        redis::cmd("XADD")
+            .arg(&["q", id, "a", "1"])
+            .query::<String>(&mut c)
+            .unwrap();
+    }
+    redis::cmd("XGROUP")
+        .arg(&["CREATE", "q", "g", "0"])
+        .query::<()>(&mut c)
+        .unwrap();
+    redis::cmd("XREADGROUP")
+        .arg(&["GROUP", "g", "c1", "STREAMS", "q", ">"])
+        .query::<Value>(&mut c)
+        .unwrap();
+    redis::cmd("XCLAIM")
+        .arg(&[
+            "q",
+            "g",
+            "c2",
+            "0",
+            "2-0",
+            "IDLE",
+            "5000",
+            "RETRYCOUNT",
+            "4",
+        ])
+        .query::<Value>(&mut c)
+        .unwrap();
+    let rows: Vec<(String, String, i64, i64)> = redis::cmd("XPENDING")
+        .arg(&["q", "g", "-", "+", "10"])
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        (rows[0].0.as_str(), rows[0].1.as_str(), rows[0].3),
+        ("1-0", "c1", 1)
+    );
+    assert_eq!(
+        (rows[1].0.as_str(), rows[1].1.as_str(), rows[1].3),
+        ("2-0", "c2", 4)
+    );
+    assert!(rows[0].2 >= 0 && rows[0].2 < 5000, "{rows:?}");
+    assert!(rows[1].2 >= 5000 && rows[1].2 < 10000, "{rows:?}");
+    let idle: Vec<(String, String, i64, i64)> = redis::cmd("XPENDING")
+        .arg(&["q", "g", "IDLE", "4000", "-", "+", "10"])
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(idle.len(), 1);
+    assert_eq!(idle[0].0, "2-0");
+    // History reads count as deliveries too.
+    redis::cmd("XREADGROUP")
+        .arg(&["GROUP", "g", "c1", "STREAMS", "q", "0"])
+        .query::<Value>(&mut c)
+        .unwrap();
+    let rows: Vec<(String, String, i64, i64)> = redis::cmd("XPENDING")
+        .arg(&["q", "g", "-", "+", "10", "c1"])
+        .query(&mut c)
+        .unwrap();
+    let counts: Vec<i64> = rows.iter().map(|r| r.3).collect();
+    assert_eq!(counts, vec![2, 2]);
+}
