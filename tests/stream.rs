@@ -490,3 +490,59 @@ fn xpending_rows_report_owner_idle_and_deliveries() {
     let counts: Vec<i64> = rows.iter().map(|r| r.3).collect();
     assert_eq!(counts, vec![2, 2]);
 }
+
+#[test]
+fn deleting_or_replacing_the_stream_fails_group_readers_only() {
+    let s = Server::start();
+    let (mut a, mut b, mut c) = (s.raw(), s.raw(), s.raw());
+    c.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+    send(
+        &mut a,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "5000",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    wait_blocked(&mut c, 1);
+    send(&mut b, &["XREAD", "BLOCK", "5000", "STREAMS", "s", "$"]);
+    wait_blocked(&mut c, 2);
+    assert_eq!(c.cmd(&["DEL", "s"]), b":1\r\n");
+    assert_eq!(
+        a.read_frame(),
+        b"-UNBLOCKED the stream key no longer exists\r\n"
+    );
+    // A plain reader keeps waiting, and is served by a new stream.
+    wait_blocked(&mut c, 1);
+    c.cmd(&["XADD", "s", "1-0", "a", "v"]);
+    assert_eq!(b.read_frame(), one_entry("s", "1-0", "v"));
+    // Overwriting the key with another type fails group readers too.
+    c.cmd(&["XGROUP", "CREATE", "s", "g", "$"]);
+    send(
+        &mut a,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "5000",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    wait_blocked(&mut c, 1);
+    assert_eq!(c.cmd(&["SET", "s", "x"]), b"+OK\r\n");
+    assert_eq!(
+        a.read_frame(),
+        b"-UNBLOCKED the stream key no longer exists\r\n"
+    );
+    assert_eq!(blocked_clients(&mut c), 0);
+}
