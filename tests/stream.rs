@@ -546,3 +546,28 @@ fn deleting_or_replacing_the_stream_fails_group_readers_only() {
     );
     assert_eq!(blocked_clients(&mut c), 0);
 }
+
+#[test]
+fn approximate_trim_without_limit_is_clamped_like_redis() {
+    let s = Server::start();
+    let mut c = s.raw();
+    c.cmd(&["CONFIG", "SET", "stream-node-max-entries", "0"]);
+    // 60-byte nodes hold one entry each, so whole-node trimming is exact
+    // and only the implicit limit (10000 when max-entries is 0) stops it.
+    c.cmd(&["CONFIG", "SET", "stream-node-max-bytes", "60"]);
+    let mut batch = Vec::new();
+    for i in 1..=10_300 {
+        let id = format!("{i}-0");
+        batch.extend(encode(&[b"XADD", b"s", id.as_bytes(), b"f", b"v"]));
+    }
+    c.send(&batch);
+    for _ in 0..10_300 {
+        c.read_frame();
+    }
+    assert_eq!(c.cmd(&["XTRIM", "s", "MAXLEN", "~", "0"]), b":10000\r\n");
+    assert_eq!(c.cmd(&["XLEN", "s"]), b":300\r\n");
+    assert_eq!(
+        c.cmd(&["XTRIM", "s", "MAXLEN", "~", "0", "LIMIT", "0"]),
+        b":300\r\n"
+    );
+}

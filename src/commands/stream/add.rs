@@ -114,9 +114,13 @@ fn parse_add_or_trim(ctx: &Ctx, args: &[&[u8]], xadd: bool) -> Result<Parsed, Cm
         }
         trim.limit = limit as u64;
     } else if trim.approx {
-        // Approximate trimming without LIMIT does a bounded amount of work.
+        // Approximate trimming without LIMIT does a bounded amount of work:
+        // 100 nodes' worth, clamped as Redis clamps it.
         let entries = ctx.server.config.read().encodings.stream_node_max_entries as u64;
-        trim.limit = entries.saturating_mul(100);
+        trim.limit = match entries.saturating_mul(100) {
+            0 => 10_000,
+            n => n.min(1_000_000),
+        };
     }
     Ok(Parsed {
         trim,
