@@ -330,7 +330,12 @@ impl Stream {
                 // number of entries (tombstones count).
                 let full = node.lp_bytes() + payload >= max_bytes
                     || (limits.max_entries > 0 && node.total() >= limits.max_entries);
-                (!full).then_some((*master, node))
+                if full {
+                    // A sealed node never grows again: drop spare capacity.
+                    node.shrink();
+                    return None;
+                }
+                Some((*master, node))
             });
         match tail {
             Some((master, node)) => node.append(master, id, fields),

@@ -125,6 +125,11 @@ impl Node {
         self.buf.capacity()
     }
 
+    /// Releases spare buffer capacity.
+    pub(super) fn shrink(&mut self) {
+        self.buf.shrink_to_fit();
+    }
+
     /// The slot starting at `pos`.
     pub(super) fn slot(&self, pos: usize) -> Slot {
         let buf = &self.buf;

@@ -154,3 +154,59 @@ proptest! {
         }
     }
 }
+
+#[derive(Debug, Clone)]
+enum GroupOp {
+    Deliver(u8, u8),
+    Ack(u8),
+    DropConsumer(u8),
+}
+
+fn group_op() -> impl Strategy<Value = GroupOp> {
+    prop_oneof![
+        4 => (0u8..20, 0u8..3).prop_map(|(id, c)| GroupOp::Deliver(id, c)),
+        2 => (0u8..20).prop_map(GroupOp::Ack),
+        1 => (0u8..3).prop_map(GroupOp::DropConsumer),
+    ]
+}
+
+proptest! {
+    /// The group PEL and the consumers' PELs stay consistent with a
+    /// simple map from ID to owner.
+    #[test]
+    fn group_pel_matches_model(ops in prop::collection::vec(group_op(), 1..200)) {
+        let mut g = Group::new(StreamId::MIN, None);
+        let mut model: BTreeMap<StreamId, u8> = BTreeMap::new();
+        for op in ops {
+            match op {
+                GroupOp::Deliver(id, c) => {
+                    let id = StreamId::new(id as u64, 0);
+                    g.touch_consumer(&[c], 1);
+                    let count = g.pel.get(&id).map_or(1, |p| p.delivery_count + 1);
+                    g.assign(id, &[c], 5, count);
+                    model.insert(id, c);
+                }
+                GroupOp::Ack(id) => {
+                    let id = StreamId::new(id as u64, 0);
+                    prop_assert_eq!(g.ack(id), model.remove(&id).is_some());
+                }
+                GroupOp::DropConsumer(c) => {
+                    let owned = model.values().filter(|o| **o == c).count();
+                    match g.delete_consumer(&[c]) {
+                        Some(n) => prop_assert_eq!(n, owned),
+                        None => prop_assert_eq!(owned, 0),
+                    }
+                    model.retain(|_, o| *o != c);
+                }
+            }
+            let owners: BTreeMap<StreamId, u8> =
+                g.pel.iter().map(|(id, p)| (*id, p.consumer[0])).collect();
+            prop_assert_eq!(&owners, &model);
+            for (name, consumer) in &g.consumers {
+                let mine: Vec<StreamId> =
+                    model.iter().filter(|(_, o)| **o == name[0]).map(|(id, _)| *id).collect();
+                prop_assert_eq!(consumer.pel.iter().copied().collect::<Vec<_>>(), mine);
+            }
+        }
+    }
+}
