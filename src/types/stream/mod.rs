@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub use group::{Consumer, Group, Pending};
-use node::{Node, Pairs};
+pub use node::{Node, Pairs, RawEntry};
 
 /// A stream entry ID.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -417,6 +417,34 @@ impl Stream {
             break;
         }
         deleted
+    }
+
+    /// The nodes with their first (master) IDs, in order: the layout
+    /// Redis's RDB format stores, one listpack per node.
+    pub fn raw_nodes(&self) -> impl Iterator<Item = (StreamId, &Node)> + '_ {
+        self.nodes.iter().map(|(k, n)| (*k, n))
+    }
+
+    /// Rebuilds a stream node by node (RDB loading): appends entry `id`
+    /// to the node whose master ID is `master`, starting that node when it
+    /// is new, and marks it deleted when `deleted`. IDs must ascend;
+    /// [`Stream::last_id`], [`Stream::entries_added`] and
+    /// [`Stream::max_deleted_id`] are left for the caller to set.
+    pub fn load_entry(&mut self, master: StreamId, id: StreamId, deleted: bool, fields: &[&[u8]]) {
+        let node = match self.nodes.get_mut(&master) {
+            Some(node) => {
+                node.append(master, id, fields);
+                node
+            }
+            None => self.nodes.entry(master).or_insert(Node::new(id, fields)),
+        };
+        self.len += 1;
+        if deleted {
+            if let Some(slot) = node.slots().last() {
+                node.delete_at(slot.pos);
+                self.len -= 1;
+            }
+        }
     }
 
     /// The consumer groups, by name.

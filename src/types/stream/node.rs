@@ -245,6 +245,39 @@ impl Node {
     }
 }
 
+/// An entry as stored in a node, tombstones included (for serialising
+/// the stream node by node, as Redis's RDB format does).
+pub struct RawEntry<'a> {
+    /// Its ID.
+    pub id: StreamId,
+    /// Whether it was deleted.
+    pub deleted: bool,
+    /// Its field/value pairs.
+    pub fields: Pairs<'a>,
+}
+
+impl Node {
+    /// Live entries in the node.
+    pub fn live_count(&self) -> usize {
+        self.live
+    }
+
+    /// Deleted entries still stored in the node.
+    pub fn deleted_count(&self) -> usize {
+        self.deleted
+    }
+
+    /// Every stored entry in order, tombstones included; the first one's
+    /// field names are the node's master fields.
+    pub fn raw_entries(&self) -> impl Iterator<Item = RawEntry<'_>> + '_ {
+        self.slots().map(|slot| RawEntry {
+            id: slot.id,
+            deleted: slot.deleted,
+            fields: self.pairs(&slot),
+        })
+    }
+}
+
 /// Iterator over an entry's field/value pairs.
 #[derive(Clone)]
 pub struct Pairs<'a> {

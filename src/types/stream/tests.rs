@@ -37,6 +37,37 @@ fn nodes_split_at_max_entries() {
 }
 
 #[test]
+fn node_layout_survives_a_raw_copy() {
+    let mut s = Stream::new();
+    for i in 1..=230 {
+        let v = format!("{i}");
+        let fields: &[&[u8]] = if i % 7 == 0 {
+            &[b"other", v.as_bytes()]
+        } else {
+            &[b"f", v.as_bytes()]
+        };
+        s.append(StreamId::new(i, 0), fields, LIMITS);
+    }
+    s.delete(StreamId::new(5, 0));
+    s.trim(Trim::MaxLen(200), false, 0);
+    let mut copy = Stream::new();
+    for (master, node) in s.raw_nodes() {
+        for e in node.raw_entries() {
+            let flat: Vec<&[u8]> = e.fields.flat_map(|(f, v)| [f, v]).collect();
+            copy.load_entry(master, e.id, e.deleted, &flat);
+        }
+    }
+    assert_eq!(copy.len(), s.len());
+    assert_eq!(ids(&copy), ids(&s));
+    let layout = |s: &Stream| -> Vec<(StreamId, usize, usize, usize)> {
+        s.raw_nodes()
+            .map(|(m, n)| (m, n.live_count(), n.deleted_count(), n.lp_bytes()))
+            .collect()
+    };
+    assert_eq!(layout(&copy), layout(&s));
+}
+
+#[test]
 fn entries_keep_fields_and_reverse_order() {
     let mut s = Stream::new();
     s.append(StreamId::new(1, 0), &[b"a", b"1", b"b", b"2"], LIMITS);
