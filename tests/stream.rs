@@ -571,3 +571,37 @@ fn approximate_trim_without_limit_is_clamped_like_redis() {
         b":300\r\n"
     );
 }
+
+#[test]
+fn flush_and_swapdb_re_offer_blocked_keys() {
+    let s = Server::start();
+    let (mut a, mut c) = (s.raw(), s.raw());
+    c.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+    send(
+        &mut a,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "5000",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    );
+    wait_blocked(&mut c, 1);
+    assert_eq!(c.cmd(&["FLUSHALL"]), b"+OK\r\n");
+    assert_eq!(
+        a.read_frame(),
+        b"-UNBLOCKED the stream key no longer exists\r\n"
+    );
+    // A list waiter is served by a list that SWAPDB brings in.
+    c.cmd(&["SELECT", "1"]);
+    c.cmd(&["RPUSH", "k", "x"]);
+    send(&mut a, &["BLPOP", "k", "5"]);
+    wait_blocked(&mut c, 1);
+    assert_eq!(c.cmd(&["SWAPDB", "0", "1"]), b"+OK\r\n");
+    assert_eq!(a.read_frame(), b"*2\r\n$1\r\nk\r\n$1\r\nx\r\n");
+}

@@ -173,6 +173,20 @@ impl Blocking {
         self.blocked.load(Ordering::Relaxed)
     }
 
+    /// Keys of database `db` that clients are blocked on.
+    pub fn keys_in(&self, db: usize) -> Vec<Vec<u8>> {
+        if self.count() == 0 {
+            return Vec::new();
+        }
+        let state = self.state.lock();
+        state
+            .queues
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+
     /// Registers a client on `keys`. Call while holding those keys' shard
     /// locks, right after finding them empty.
     pub fn block(
