@@ -4,7 +4,6 @@ use super::{reply_entry, reply_id, stream_mut};
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
 use crate::commands::args::{int, is};
 use crate::protocol::reply::Reply;
-use crate::types::stream::{Group, Stream};
 
 /// Registers the subcommands.
 pub fn register(t: &mut TableBuilder) {
@@ -27,12 +26,6 @@ fn maybe_int(out: &mut Reply, v: Option<i64>) {
         Some(v) => out.int(v),
         None => out.null(),
     }
-}
-
-/// The group's lag as XINFO shows it (may be negative after ENTRIESREAD
-/// set past the stream).
-fn lag(s: &Stream, g: &Group) -> Option<i64> {
-    s.lag(g)
 }
 
 fn stream(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
@@ -102,7 +95,7 @@ fn stream(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         out.bulk(b"entries-read");
         maybe_int(out, g.entries_read.map(|n| n as i64));
         out.bulk(b"lag");
-        maybe_int(out, lag(s, g));
+        maybe_int(out, s.lag(g));
         out.bulk(b"pel-count");
         out.int(g.pel.len() as i64);
         out.bulk(b"pending");
@@ -166,7 +159,7 @@ fn groups(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         out.bulk(b"entries-read");
         maybe_int(out, g.entries_read.map(|n| n as i64));
         out.bulk(b"lag");
-        maybe_int(out, lag(s, g));
+        maybe_int(out, s.lag(g));
     }
     Ok(())
 }

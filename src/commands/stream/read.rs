@@ -201,21 +201,35 @@ fn outer_header(out: &mut Reply, n: usize) {
     }
 }
 
+/// Who reads from a group, and how.
+#[derive(Clone, Copy)]
+struct GroupRead<'a> {
+    group: &'a [u8],
+    consumer: &'a [u8],
+    /// Entries at most (0 = all).
+    count: usize,
+    /// Deliver without recording pending entries.
+    noack: bool,
+    now: u64,
+}
+
 /// Serves a group read on stream `s`: new entries after the group's last
 /// ID (`history` false) or the consumer's pending entries after `after`.
 /// Writes the entries array and returns how many were written.
-#[allow(clippy::too_many_arguments)]
 fn serve_group(
     out: &mut Reply,
     s: &mut Stream,
-    group: &[u8],
-    consumer: &[u8],
+    r: &GroupRead<'_>,
     after: StreamId,
     history: bool,
-    count: usize,
-    noack: bool,
-    now: u64,
 ) -> usize {
+    let GroupRead {
+        group,
+        consumer,
+        count,
+        noack,
+        now,
+    } = *r;
     let Some(start) = after.next() else {
         out.array(0);
         return 0;
@@ -397,9 +411,14 @@ fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                     From::After(id) => (id, true),
                     From::New => (s.group(group).map_or(StreamId::MIN, |g| g.last_id), false),
                 };
-                serve_group(
-                    ctx.out, s, group, consumer, after, history, r.count, r.noack, now,
-                );
+                let read = GroupRead {
+                    group,
+                    consumer,
+                    count: r.count,
+                    noack: r.noack,
+                    now,
+                };
+                serve_group(ctx.out, s, &read, after, history);
             }
             ctx.client.stats.dirty += 1;
         }
@@ -491,17 +510,14 @@ impl BlockedOp for ReadWait {
                         sv.modified.push((key.to_vec(), "xgroup-createconsumer"));
                     }
                 }
-                serve_group(
-                    &mut sv.out,
-                    s,
-                    &gw.group,
-                    &gw.consumer,
-                    gt,
-                    false,
-                    self.count,
-                    gw.noack,
+                let read = GroupRead {
+                    group: &gw.group,
+                    consumer: &gw.consumer,
+                    count: self.count,
+                    noack: gw.noack,
                     now,
-                );
+                };
+                serve_group(&mut sv.out, s, &read, gt, false);
             }
             None => {
                 let entries = gt

@@ -159,8 +159,7 @@ impl Stream {
         nodes + self.groups.values().map(Group::heap_size).sum::<usize>()
     }
 
-    /// Number of nodes (Redis's `radix-tree-nodes` counts differently;
-    /// this is the listpack count).
+    /// Number of nodes, i.e. listpacks (`radix-tree-keys` in XINFO).
     pub fn node_count(&self) -> usize {
         self.nodes.len()
     }
@@ -557,11 +556,6 @@ impl Stream {
             _ => {}
         }
         g.last_id = id;
-    }
-
-    /// Every group name.
-    pub fn group_names(&self) -> Vec<Vec<u8>> {
-        self.groups.keys().cloned().collect()
     }
 }
 
