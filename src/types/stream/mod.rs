@@ -541,21 +541,22 @@ impl Stream {
     /// Records that `group` delivered `id` (beyond its last ID) with `>`:
     /// advances its read counter as Redis 7.0 does.
     pub fn advance_group(&mut self, name: &[u8], id: StreamId) {
-        let tombstones = self.has_tombstones_from(id);
-        let estimate = self.estimate_entries_read(id);
-        let added = self.entries_added;
-        let Some(g) = self.groups.get_mut(name) else {
+        let Some(g) = self.groups.get(name) else {
             return;
         };
         if id <= g.last_id {
             return;
         }
-        match g.entries_read {
-            Some(n) if !tombstones => g.entries_read = Some(n + 1),
-            _ if added > 0 => g.entries_read = estimate,
-            _ => {}
+        let read = match g.entries_read {
+            Some(n) if !self.has_tombstones_from(id) => Some(n + 1),
+            // The counter is unknown or a tombstone lies ahead: estimate.
+            _ if self.entries_added > 0 => self.estimate_entries_read(id),
+            current => current,
+        };
+        if let Some(g) = self.groups.get_mut(name) {
+            g.entries_read = read;
+            g.last_id = id;
         }
-        g.last_id = id;
     }
 }
 
