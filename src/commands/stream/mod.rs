@@ -155,9 +155,17 @@ fn node_limits(ctx: &Ctx) -> NodeLimits {
     }
 }
 
-/// Writes an ID as a bulk string.
+/// Writes an ID as a bulk string (formatted without allocating: XADD and
+/// every read reply go through here).
 fn reply_id(out: &mut Reply, id: StreamId) {
-    out.bulk(id.to_string().as_bytes());
+    let (mut a, mut b) = (itoa::Buffer::new(), itoa::Buffer::new());
+    let (ms, seq) = (a.format(id.ms).as_bytes(), b.format(id.seq).as_bytes());
+    let mut buf = [0u8; 41];
+    buf[..ms.len()].copy_from_slice(ms);
+    buf[ms.len()] = b'-';
+    let len = ms.len() + 1 + seq.len();
+    buf[ms.len() + 1..len].copy_from_slice(seq);
+    out.bulk(&buf[..len]);
 }
 
 /// Writes an entry as `[id, [field, value, …]]`.
