@@ -605,3 +605,60 @@ fn flush_and_swapdb_re_offer_blocked_keys() {
     assert_eq!(c.cmd(&["SWAPDB", "0", "1"]), b"+OK\r\n");
     assert_eq!(a.read_frame(), b"*2\r\n$1\r\nk\r\n$1\r\nx\r\n");
 }
+
+/// Whether `other` run by a second client between WATCH and EXEC aborts
+/// the transaction.
+fn aborts_watch(s: &Server, other: &[&str]) -> bool {
+    let (mut a, mut b) = (s.raw(), s.raw());
+    b.cmd(&["FLUSHALL"]);
+    b.cmd(&["XADD", "s", "1-0", "a", "1"]);
+    b.cmd(&["XADD", "s", "2-0", "a", "2"]);
+    b.cmd(&["XGROUP", "CREATE", "s", "g", "0"]);
+    b.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c",
+        "COUNT",
+        "1",
+        "STREAMS",
+        "s",
+        ">",
+    ]);
+    a.cmd(&["WATCH", "s"]);
+    b.cmd(other);
+    a.cmd(&["MULTI"]);
+    a.cmd(&["PING"]);
+    a.cmd(&["EXEC"]) == b"*-1\r\n"
+}
+
+#[test]
+fn only_entry_changes_invalidate_watch_as_in_redis() {
+    let s = Server::start();
+    // Redis 7.0 signals a modified key for entry changes only; group
+    // bookkeeping and XSETID leave WATCH alone.
+    for (cmd, aborts) in [
+        (&["XADD", "s", "9-0", "a", "1"][..], true),
+        (&["XDEL", "s", "1-0"][..], true),
+        (&["XTRIM", "s", "MAXLEN", "0"][..], true),
+        (&["XACK", "s", "g", "1-0"][..], false),
+        (
+            &["XREADGROUP", "GROUP", "g", "c2", "STREAMS", "s", "0"][..],
+            false,
+        ),
+        (
+            &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"][..],
+            false,
+        ),
+        (&["XCLAIM", "s", "g", "c3", "0", "1-0"][..], false),
+        (&["XAUTOCLAIM", "s", "g", "c4", "0", "0"][..], false),
+        (&["XGROUP", "CREATECONSUMER", "s", "g", "z"][..], false),
+        (&["XGROUP", "DELCONSUMER", "s", "g", "c"][..], false),
+        (&["XGROUP", "SETID", "s", "g", "0"][..], false),
+        (&["XGROUP", "CREATE", "s", "g2", "0"][..], false),
+        (&["XGROUP", "DESTROY", "s", "g"][..], false),
+        (&["XSETID", "s", "5-0"][..], false),
+    ] {
+        assert_eq!(aborts_watch(&s, cmd), aborts, "{cmd:?}");
+    }
+}

@@ -197,7 +197,7 @@ fn xadd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     super::reply_id(ctx.out, id);
     ctx.modified(key, "xadd");
     if trimmed > 0 {
-        ctx.modified(key, "xtrim");
+        crate::server::notify::modified(ctx.server, ctx.client.db, key, "xtrim");
     }
     ctx.serve_blocked_one(key, &mut shard);
     Ok(())
@@ -216,6 +216,8 @@ fn xtrim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     ctx.out.int(deleted as i64);
     if deleted > 0 {
         ctx.modified(key, "xtrim");
+        // Redis counts every removed entry as a change.
+        ctx.client.stats.dirty += deleted - 1;
     }
     Ok(())
 }
@@ -237,6 +239,7 @@ fn xdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     ctx.out.int(deleted as i64);
     if deleted > 0 {
         ctx.modified(key, "xdel");
+        ctx.client.stats.dirty += deleted as u64 - 1;
     }
     Ok(())
 }
@@ -298,7 +301,7 @@ fn xsetid(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         s.max_deleted_id = max_deleted;
     }
     ctx.out.ok();
-    ctx.modified(key, "xsetid");
+    super::event_only(ctx, key, "xsetid");
     Ok(())
 }
 

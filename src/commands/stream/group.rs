@@ -89,7 +89,12 @@ fn create(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ));
     }
     ctx.out.ok();
-    ctx.modified(key, "xgroup-create");
+    if existing.is_some() {
+        super::event_only(ctx, key, "xgroup-create");
+    } else {
+        // MKSTREAM made a new key: that one is a visible modification.
+        ctx.modified(key, "xgroup-create");
+    }
     Ok(())
 }
 
@@ -133,7 +138,7 @@ fn setid(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         g.entries_read = read;
     }
     ctx.out.ok();
-    ctx.modified(key, "xgroup-setid");
+    super::event_only(ctx, key, "xgroup-setid");
     Ok(())
 }
 
@@ -150,7 +155,7 @@ fn destroy(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Ok(());
     }
     ctx.out.int(1);
-    ctx.modified(key, "xgroup-destroy");
+    super::event_only(ctx, key, "xgroup-destroy");
     // Readers blocked on the group get a NOGROUP error.
     ctx.serve_blocked_one(key, &mut shard);
     Ok(())
@@ -169,7 +174,7 @@ fn createconsumer(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .is_some_and(|g| g.create_consumer(args[4], now));
     ctx.out.int(created as i64);
     if created {
-        ctx.modified(key, "xgroup-createconsumer");
+        super::event_only(ctx, key, "xgroup-createconsumer");
     }
     Ok(())
 }
@@ -185,7 +190,7 @@ fn delconsumer(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let pending = s.group_mut(name).and_then(|g| g.delete_consumer(args[4]));
     ctx.out.int(pending.unwrap_or(0) as i64);
     if pending.is_some() {
-        ctx.modified(key, "xgroup-delconsumer");
+        super::event_only(ctx, key, "xgroup-delconsumer");
     }
     Ok(())
 }

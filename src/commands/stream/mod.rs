@@ -146,6 +146,15 @@ fn stream_ref<'a>(
     Ok(found.map(|s| &*s))
 }
 
+/// Publishes a change Redis makes without `signalModifiedKey` (consumer
+/// group bookkeeping, XSETID, the trim part of XADD): it counts as dirty
+/// and raises the keyspace event, but leaves WATCH and client tracking
+/// alone, exactly as Redis 7.0 does.
+fn event_only(ctx: &mut Ctx, key: &[u8], event: &'static str) {
+    ctx.client.stats.dirty += 1;
+    crate::server::notify::modified(ctx.server, ctx.client.db, key, event);
+}
+
 /// The node limits in force.
 fn node_limits(ctx: &Ctx) -> NodeLimits {
     let enc = ctx.server.config.read().encodings;

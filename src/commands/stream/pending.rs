@@ -280,7 +280,7 @@ fn xclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     }
     if created {
-        ctx.modified(key, "xgroup-createconsumer");
+        super::event_only(ctx, key, "xgroup-createconsumer");
     }
     ctx.client.stats.dirty += dirty;
     Ok(())
@@ -377,7 +377,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         reply_id(out, *id);
     }
     if created {
-        ctx.modified(key, "xgroup-createconsumer");
+        super::event_only(ctx, key, "xgroup-createconsumer");
     }
     ctx.client.stats.dirty += (claimed.len() + deleted.len()) as u64;
     Ok(())

@@ -395,7 +395,7 @@ fn xreadgroup(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         };
         let created = g.touch_consumer(consumer, now);
         if created {
-            ctx.modified(key, "xgroup-createconsumer");
+            super::event_only(ctx, key, "xgroup-createconsumer");
         }
         if serve {
             served.push(i);
