@@ -662,3 +662,69 @@ fn only_entry_changes_invalidate_watch_as_in_redis() {
         assert_eq!(aborts_watch(&s, cmd), aborts, "{cmd:?}");
     }
 }
+
+/// Sends `cmds` pipelined and reads every reply.
+fn pipeline(c: &mut Raw, cmds: &[Vec<String>]) {
+    let mut batch = Vec::new();
+    for cmd in cmds {
+        let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
+        batch.extend(encode(&args));
+    }
+    c.send(&batch);
+    for _ in cmds {
+        c.read_frame();
+    }
+}
+
+#[test]
+fn node_layout_and_radix_tree_counts_match_redis() {
+    let ours = Server::start();
+    let redis = Server::start_redis();
+    // IDs shaped like real ones (clock jumps, same-ms runs) in small nodes,
+    // then whole-node trimming and deletes that empty some nodes.
+    let mut ids = Vec::new();
+    let mut ms: u64 = 1_700_000_000_000;
+    for i in 0..3000u64 {
+        ms += [0, 0, 1, 3, 250, 70_000][(i * 7 % 6) as usize];
+        ids.push(format!("{ms}-{i}"));
+    }
+    let mut cmds = vec![vec![
+        "CONFIG".to_string(),
+        "SET".into(),
+        "stream-node-max-entries".into(),
+        "7".into(),
+    ]];
+    for id in &ids {
+        cmds.push(vec![
+            "XADD".into(),
+            "s".into(),
+            id.clone(),
+            "f".into(),
+            "v".into(),
+        ]);
+    }
+    cmds.push(vec![
+        "XTRIM".into(),
+        "s".into(),
+        "MAXLEN".into(),
+        "~".into(),
+        "2000".into(),
+    ]);
+    for chunk in ids[1200..1700].chunks(50) {
+        let mut del = vec!["XDEL".to_string(), "s".into()];
+        del.extend(chunk.iter().cloned());
+        cmds.push(del);
+    }
+    for (i, id) in ids[1700..].iter().enumerate() {
+        if i % 3 == 0 {
+            cmds.push(vec!["XDEL".into(), "s".into(), id.clone()]);
+        }
+    }
+    let (mut a, mut b) = (ours.raw(), redis.raw());
+    pipeline(&mut a, &cmds);
+    pipeline(&mut b, &cmds);
+    assert_eq!(
+        a.cmd(&["XINFO", "STREAM", "s"]),
+        b.cmd(&["XINFO", "STREAM", "s"])
+    );
+}
