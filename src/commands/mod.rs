@@ -21,6 +21,7 @@ pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod transaction;
 pub mod zset;
@@ -48,6 +49,7 @@ pub fn register_all(t: &mut TableBuilder) {
     pubsub::register(t);
     set::register(t);
     sort::register(t);
+    stream::register(t);
     string::register(t);
     transaction::register(t);
     zset::register(t);

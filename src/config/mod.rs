@@ -95,6 +95,11 @@ pub struct Encodings {
     /// `hll-sparse-max-bytes`: largest sparse HyperLogLog value (header
     /// included) before it turns dense.
     pub hll_sparse_max_bytes: usize,
+    /// `stream-node-max-bytes`: listpack bytes per stream node (0 = no
+    /// limit).
+    pub stream_node_max_bytes: usize,
+    /// `stream-node-max-entries`: entries per stream node (0 = no limit).
+    pub stream_node_max_entries: usize,
 }
 
 /// One class of `client-output-buffer-limit`: a client is closed when its
