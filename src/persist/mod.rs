@@ -1,0 +1,4 @@
+//! Persistence: the RDB snapshot format, snapshots and the append-only
+//! file.
+
+pub mod rdb;
