@@ -1,4 +1,5 @@
-//! Persistence: RDB snapshots and the append-only file.
+//! Persistence: the RDB snapshot format, snapshots and the append-only
+//! file.
 
 pub mod rdb;
 pub mod snapshot;

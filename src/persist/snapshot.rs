@@ -406,11 +406,19 @@ pub fn kill_child(server: &Server) {
     finish_child(server, child, (r > 0).then_some(status));
 }
 
-/// RDB writer options from the configuration.
+/// RDB writer options from the configuration, taken before a fork (the
+/// child reads neither the configuration nor the allocator's statistics).
 fn save_options(config: &Config) -> rdb::SaveOptions {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    // jemalloc's statistics are a snapshot refreshed by advancing the epoch.
+    let _ = epoch::advance();
     rdb::SaveOptions {
         compression: config.rdbcompression,
         checksum: config.rdbchecksum,
+        used_mem: stats::allocated::read().unwrap_or(0) as u64,
+        now_ms: now_ms(),
+        list_max_listpack_size: config.encodings.list_max_listpack_size,
+        ..rdb::SaveOptions::default()
     }
 }
 
@@ -647,26 +655,30 @@ pub fn prepare_shutdown(server: &Server, flags: ShutdownFlags) -> Result<(), ()>
 /// Loads `dbfilename` into the keyspace (start-up, DEBUG RELOAD). `Ok(None)`
 /// when the file does not exist.
 pub fn load_rdb_file(server: &Server) -> Result<Option<rdb::LoadStats>, String> {
-    let (path, checksum) = {
+    let (path, encodings) = {
         let c = server.config.read();
-        (c.dbfilename.clone(), c.rdbchecksum)
+        (c.dbfilename.clone(), c.encodings)
     };
     let file = match File::open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("{path}: {}", strerror(&e))),
     };
-    let opts = rdb::LoadOptions { checksum };
+    let opts = rdb::LoadOptions {
+        encodings,
+        ..rdb::LoadOptions::default()
+    };
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let stats =
         rdb::load(&mut reader, &server.keyspace, &opts).map_err(|e| format!("{path}: {e}"))?;
     let p = &server.persistence;
-    p.keys_loaded.store(stats.keys_loaded, Ordering::Relaxed);
-    p.keys_expired.store(stats.keys_expired, Ordering::Relaxed);
+    p.keys_loaded.store(stats.keys, Ordering::Relaxed);
+    p.keys_expired
+        .store(stats.expired_skipped, Ordering::Relaxed);
     tracing::info!(
         "Done loading RDB, keys loaded: {}, keys expired: {}.",
-        stats.keys_loaded,
-        stats.keys_expired
+        stats.keys,
+        stats.expired_skipped
     );
     Ok(Some(stats))
 }
