@@ -671,6 +671,17 @@ pub fn load_rdb_file(server: &Server) -> Result<Option<rdb::LoadStats>, String> 
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let stats =
         rdb::load(&mut reader, &server.keyspace, &opts).map_err(|e| format!("{path}: {e}"))?;
+    if let Some(version) = stats.aux_field("redis-ver") {
+        let version = String::from_utf8_lossy(version);
+        tracing::info!("Loading RDB produced by version {version}");
+    }
+    if let Some(ctime) = stats
+        .aux_field("ctime")
+        .and_then(|c| std::str::from_utf8(c).ok()?.parse::<u64>().ok())
+    {
+        let age = unix_secs().saturating_sub(ctime);
+        tracing::info!("RDB age {age} seconds");
+    }
     let p = &server.persistence;
     p.keys_loaded.store(stats.keys, Ordering::Relaxed);
     p.keys_expired
