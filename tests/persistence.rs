@@ -8,7 +8,7 @@ mod common;
 
 use std::io::Read;
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -364,6 +364,31 @@ fn shutdown_saves_unless_nosave() {
         raw.cmd_str(&["MGET", "kept", "forced"]),
         "*2\r\n$1\r\n1\r\n$1\r\n1\r\n"
     );
+}
+
+#[test]
+fn flushall_saves_the_empty_dataset_with_save_points() {
+    let dir = DataDir::new("flushall");
+    {
+        let s = start_in(&dir, &["--save", "3600 1"]);
+        let mut raw = s.raw();
+        assert_eq!(raw.cmd_str(&["SET", "k", "v"]), "+OK\r\n");
+        assert_eq!(raw.cmd_str(&["SAVE"]), "+OK\r\n");
+        assert_eq!(raw.cmd_str(&["SET", "k2", "v"]), "+OK\r\n");
+        assert_eq!(raw.cmd_str(&["FLUSHALL"]), "+OK\r\n");
+        // Killed without a chance to save at exit (SIGKILL on drop).
+    }
+    let s = start_in(&dir, &["--save", "3600 1"]);
+    let mut raw = s.raw();
+    assert_eq!(raw.cmd_str(&["DBSIZE"]), ":0\r\n");
+    // Without save points FLUSHALL leaves the file alone.
+    assert_eq!(raw.cmd_str(&["SET", "k", "v"]), "+OK\r\n");
+    assert_eq!(raw.cmd_str(&["SAVE"]), "+OK\r\n");
+    assert_eq!(raw.cmd_str(&["CONFIG", "SET", "save", ""]), "+OK\r\n");
+    assert_eq!(raw.cmd_str(&["FLUSHALL"]), "+OK\r\n");
+    drop(s);
+    let s = start_in(&dir, &[]);
+    assert_eq!(s.raw().cmd_str(&["DBSIZE"]), ":1\r\n");
 }
 
 #[test]

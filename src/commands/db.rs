@@ -86,6 +86,7 @@ fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .map(|db| keyspace.take_db(db))
         .collect();
     dispose(ctx, old, background);
+    crate::persist::snapshot::after_flushall(ctx.server);
     ctx.out.ok();
     Ok(())
 }
