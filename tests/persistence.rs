@@ -691,3 +691,34 @@ fn we_load_a_redis_dump() {
     );
     check_populated(&mut raw);
 }
+
+#[test]
+fn save_points_retry_a_failed_save_after_five_seconds() {
+    let dir = DataDir::new("retry");
+    let s = start_in(&dir, &["--save", "1 1"]);
+    let mut raw = s.raw();
+    make_unwritable(&dir);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert_eq!(raw.cmd_str(&["SET", "a", "1"]), "+OK\r\n");
+        wait_until("the save point's first attempt fails", || {
+            info_field(&mut raw, "rdb_saves") == "1"
+                && info_field(&mut raw, "rdb_last_bgsave_status") == "err"
+        });
+        let failed_at = Instant::now();
+        std::thread::sleep(Duration::from_secs(3));
+        assert_eq!(info_field(&mut raw, "rdb_saves"), "1", "retried too early");
+        wait_until("the save point retries", || {
+            info_field(&mut raw, "rdb_saves") == "2"
+        });
+        assert!(failed_at.elapsed() >= Duration::from_secs(4));
+    }));
+    make_writable(&dir);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    // Once the disk works again, the next retry succeeds.
+    wait_until("a retry succeeds", || {
+        info_field(&mut raw, "rdb_last_bgsave_status") == "ok"
+    });
+    assert!(dir.dump().exists());
+}
