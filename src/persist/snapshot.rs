@@ -736,10 +736,13 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
+    /// Where a test's completion callback records the child's exit.
+    type Seen<T> = Arc<Mutex<Option<T>>>;
+
     #[test]
     fn a_forked_child_reports_its_status_and_log_to_the_reaper() {
         let server = Server::new(Config::default());
-        let seen: Arc<Mutex<Option<(Option<i32>, Option<i32>)>>> = Arc::default();
+        let seen: Seen<(Option<i32>, Option<i32>)> = Arc::default();
         let record = seen.clone();
         let pid = fork_child(
             &server,
@@ -770,7 +773,7 @@ mod tests {
     #[test]
     fn a_killed_child_is_reported_with_its_signal() {
         let server = Server::new(Config::default());
-        let seen: Arc<Mutex<Option<Option<i32>>>> = Arc::default();
+        let seen: Seen<Option<i32>> = Arc::default();
         let record = seen.clone();
         fork_child(
             &server,
