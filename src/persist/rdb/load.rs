@@ -6,7 +6,7 @@ use super::input::Input;
 use super::packed::{self, Item};
 use super::{container, crc64, opcodes, types, LoadOptions, LoadStats, RdbError, MAX_LOAD_VERSION};
 use crate::config::Encodings;
-use crate::keyspace::{Keyspace, Value};
+use crate::keyspace::{Keyspace, Shard, Value};
 use crate::types::set::Elem;
 use crate::types::{hash, zset, Hash, List, Set, ZSet};
 use crate::util::num::parse_f64;
@@ -119,7 +119,11 @@ pub fn load_bytes(data: &[u8], ks: &Keyspace, opts: &LoadOptions) -> Result<Load
                     continue;
                 }
                 let mut shard = ks.db(db).lock(&key);
-                if shard.set(&key, value, expire, opts.now_ms).is_some() {
+                // Inserting without a prior lookup: a duplicate replaces
+                // the first copy, which shows as an unchanged key count.
+                let before = shard.len();
+                shard.put_entry(Shard::make_entry(&key, value, expire, opts.now_ms));
+                if shard.len() == before {
                     return Err(RdbError::corrupt(format!(
                         "duplicate key '{}' in database {db}",
                         String::from_utf8_lossy(&key)
