@@ -318,8 +318,9 @@ fn stats_section(s: &mut String, server: &Server) {
     field!(s, "pubsub_channels", 0);
     field!(s, "pubsub_patterns", 0);
     field!(s, "pubsubshard_channels", 0);
-    field!(s, "latest_fork_usec", 0);
-    field!(s, "total_forks", 0);
+    let (fork_usec, forks) = server.persistence.fork_stats();
+    field!(s, "latest_fork_usec", fork_usec);
+    field!(s, "total_forks", forks);
     let (keys, items, prefixes) = server.tracking.totals();
     field!(s, "tracking_total_keys", keys);
     field!(s, "tracking_total_items", items);

@@ -153,6 +153,11 @@ pub struct Persistence {
     /// Keys loaded and skipped as expired by the last RDB load.
     keys_loaded: AtomicU64,
     keys_expired: AtomicU64,
+    /// How long the last `fork()` took in µs (`latest_fork_usec`): the
+    /// time the keyspace gate was held for it.
+    latest_fork_usec: AtomicU64,
+    /// Successful forks (`total_forks`).
+    total_forks: AtomicU64,
 }
 
 impl Default for Persistence {
@@ -167,6 +172,8 @@ impl Default for Persistence {
             bgsave_scheduled: AtomicBool::new(false),
             keys_loaded: AtomicU64::new(0),
             keys_expired: AtomicU64::new(0),
+            latest_fork_usec: AtomicU64::new(0),
+            total_forks: AtomicU64::new(0),
         }
     }
 }
@@ -210,6 +217,14 @@ impl Persistence {
     /// Asks the cron to start a background save as soon as no child runs.
     pub fn schedule_bgsave(&self) {
         self.bgsave_scheduled.store(true, Ordering::Relaxed);
+    }
+
+    /// `latest_fork_usec` and `total_forks` for `INFO stats`.
+    pub fn fork_stats(&self) -> (u64, u64) {
+        (
+            self.latest_fork_usec.load(Ordering::Relaxed),
+            self.total_forks.load(Ordering::Relaxed),
+        )
     }
 
     /// Counts a SAVE or BGSAVE attempt.
@@ -275,6 +290,7 @@ where
     }
     // SAFETY: both descriptors were just created and are owned only here.
     let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let forking = Instant::now();
     // SAFETY: the child only runs `work` (keyspace reads, file writes,
     // allocation — jemalloc resets its locks across fork) and `_exit`s.
     let pid = unsafe { libc::fork() };
@@ -300,6 +316,10 @@ where
         return Err(std::io::Error::last_os_error());
     }
     drop(write);
+    let p = &server.persistence;
+    p.latest_fork_usec
+        .store(forking.elapsed().as_micros() as u64, Ordering::Relaxed);
+    p.total_forks.fetch_add(1, Ordering::Relaxed);
     *slot = Some(Child {
         pid,
         kind,
@@ -757,6 +777,7 @@ mod tests {
         .expect("fork");
         assert!(pid > 0);
         assert_eq!(server.persistence.child_kind(), Some(ChildKind::Aof));
+        assert_eq!(server.persistence.fork_stats().1, 1);
         // Only one child at a time.
         let second = fork_child(&server, ChildKind::Rdb, |_| 0, Box::new(|_, _| {}));
         assert!(second.is_err());
