@@ -64,7 +64,7 @@ fn offer_blocked_keys(ctx: &mut Ctx, db: usize) {
 /// FLUSHDB [ASYNC|SYNC] (runs with the keyspace gate held exclusively).
 /// Invalidates WATCHes on keys of database `db` that exist in `db` or in
 /// `other` (the database swapped in), as Redis's touchAllWatchedKeysInDb.
-fn touch_watched(ctx: &Ctx, db: usize, other: usize) {
+pub(crate) fn touch_watched(ctx: &Ctx, db: usize, other: usize) {
     let keyspace = &ctx.server.keyspace;
     for key in ctx.server.watches.keys_in(db) {
         let exists = |d: usize| keyspace.db(d).lock(&key).peek(&key, ctx.now).is_some();
@@ -100,6 +100,7 @@ fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         offer_blocked_keys(ctx, db);
     }
     dispose(ctx, old, background);
+    crate::persist::snapshot::after_flushall(ctx.server);
     ctx.out.ok();
     Ok(())
 }

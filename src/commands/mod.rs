@@ -6,6 +6,7 @@ pub mod bitmap;
 pub mod client;
 pub mod connection;
 pub mod db;
+pub mod dump;
 pub mod expire;
 pub mod geo;
 pub mod hash;
@@ -17,6 +18,7 @@ pub mod list;
 pub mod lolwut;
 pub mod memory;
 pub mod ops;
+pub mod persistence;
 pub mod pubsub;
 pub mod server;
 pub mod set;
@@ -34,6 +36,7 @@ pub fn register_all(t: &mut TableBuilder) {
     client::register(t);
     connection::register(t);
     db::register(t);
+    dump::register(t);
     expire::register(t);
     geo::register(t);
     hash::register(t);
@@ -53,4 +56,6 @@ pub fn register_all(t: &mut TableBuilder) {
     string::register(t);
     transaction::register(t);
     zset::register(t);
+    // After `server`: marks DEBUG (registered there) exclusive.
+    persistence::register(t);
 }

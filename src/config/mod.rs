@@ -39,6 +39,15 @@ pub struct Config {
     pub save: Vec<(u64, u64)>,
     /// Whether the append-only file is enabled.
     pub appendonly: bool,
+    /// LZF-compress strings in RDB snapshots.
+    pub rdbcompression: bool,
+    /// Write (and check on load) the RDB CRC64 trailer.
+    pub rdbchecksum: bool,
+    /// Refuse writes while the last background save failed.
+    pub stop_writes_on_bgsave_error: bool,
+    /// Delete RDB files used only for replication (accepted for
+    /// compatibility: ferrokv writes none).
+    pub rdb_del_sync_files: bool,
     /// Maximum simultaneous clients.
     pub maxclients: u64,
     /// Largest bulk string a request may carry.
@@ -151,6 +160,10 @@ impl Default for Config {
             dbfilename: String::new(),
             save: Vec::new(),
             appendonly: false,
+            rdbcompression: false,
+            rdbchecksum: false,
+            stop_writes_on_bgsave_error: false,
+            rdb_del_sync_files: false,
             maxclients: 0,
             proto_max_bulk_len: 0,
             client_query_buffer_limit: 0,

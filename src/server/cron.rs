@@ -1,4 +1,5 @@
-//! Periodic background work: active expiry and sampled statistics.
+//! Periodic background work: active expiry, snapshots (reaping the child,
+//! save points) and sampled statistics.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -72,6 +73,7 @@ pub async fn run(server: Arc<Server>) {
         let period = Duration::from_millis(1000 / hz);
         tokio::time::sleep(period).await;
         active_expire(&server, &mut cursor, period * EXPIRE_CPU_PERCENT / 100);
+        crate::persist::snapshot::cron(&server);
         let ops = server.stats.commands_processed.load(Ordering::Relaxed);
         let elapsed = last_sample.elapsed().as_secs_f64();
         if elapsed >= 0.1 {

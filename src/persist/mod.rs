@@ -1,0 +1,5 @@
+//! Persistence: the RDB snapshot format, snapshots and the append-only
+//! file.
+
+pub mod rdb;
+pub mod snapshot;
