@@ -10,6 +10,8 @@ pub mod command;
 pub mod commands;
 pub mod config;
 pub mod keyspace;
+pub mod logging;
+pub mod process;
 pub mod protocol;
 pub mod server;
 pub mod types;
