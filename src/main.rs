@@ -68,6 +68,30 @@ fn cli() -> Command {
     cmd
 }
 
+/// Takes out `--name value…` options naming Redis directives ferrokv does
+/// not have (`--protected-mode no` from a command copied from the redis
+/// image), so they are skipped and logged like in a redis.conf rather
+/// than refused. Returns the remaining arguments and the skipped names.
+fn drop_unsupported_redis_flags(args: impl Iterator<Item = String>) -> (Vec<String>, Vec<String>) {
+    let (mut kept, mut skipped) = (Vec::new(), Vec::new());
+    let mut skipping = false;
+    for arg in args {
+        if let Some(name) = arg.strip_prefix("--") {
+            let name = name.split('=').next().unwrap_or(name);
+            skipping = ferrokv::config::directive(name).is_none()
+                && ferrokv::config::is_redis_directive(name);
+            if skipping {
+                skipped.push(name.to_ascii_lowercase());
+                continue;
+            }
+        }
+        if !skipping {
+            kept.push(arg);
+        }
+    }
+    (kept, skipped)
+}
+
 /// Rewrites `--directive v1 v2 …` (redis-server style, where values may
 /// start with `-`, like `-::1`) into `--directive=v1 v2` for clap.
 fn join_directive_values(args: impl Iterator<Item = String>) -> Vec<String> {
@@ -155,12 +179,14 @@ fn fatal_config(e: &str) -> ! {
 }
 
 fn main() {
-    let matches = cli().get_matches_from(join_directive_values(std::env::args()));
+    let (args, skipped_flags) = drop_unsupported_redis_flags(std::env::args());
+    let matches = cli().get_matches_from(join_directive_values(args.into_iter()));
     if matches.get_flag("version") {
         println!("{}", version_line());
         return;
     }
     let (config, ignored) = load_config(&matches).unwrap_or_else(|e| fatal_config(&e));
+    let ignored: Vec<String> = ignored.into_iter().chain(skipped_flags).collect();
     if matches.get_flag("test-config") {
         if let Err(e) = test_config(&config) {
             fatal_config(&e);
@@ -186,7 +212,7 @@ fn main() {
     }
     if !ignored.is_empty() {
         tracing::warn!(
-            "redis.conf directives not supported by ferrokv, ignored: {}",
+            "Redis directives not supported by ferrokv, ignored: {}",
             ignored.join(", ")
         );
     }

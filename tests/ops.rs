@@ -275,3 +275,29 @@ fn daemonize_detaches_and_serves() {
     assert!(wait_until(|| !pidfile.exists()), "pid file not removed");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn redis_only_flags_are_skipped_and_logged() {
+    let dir = common::scratch_dir("redisflags");
+    let log = dir.join("log.txt");
+    let s = start_logged(
+        &log,
+        &[
+            "--protected-mode",
+            "no",
+            "--io-threads",
+            "4",
+            "--maxclients",
+            "99",
+        ],
+    );
+    assert_eq!(config_get(&s, "maxclients"), "99");
+    assert!(
+        read(&log).contains(
+            "Redis directives not supported by ferrokv, ignored: protected-mode, io-threads\n"
+        ),
+        "{}",
+        read(&log)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

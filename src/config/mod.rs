@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 pub use directives::{Access, Directive, DIRECTIVES};
 pub use parse::{format_memory, parse_bool, parse_memory};
+pub use redis_conf::is_redis_directive;
 pub use rewrite::rewrite;
 
 /// The running configuration.

@@ -221,6 +221,13 @@ const REDIS_DIRECTIVES: &[&str] = &[
     "lua-replicate-commands",
 ];
 
+/// Whether `name` is a directive Redis 7.0 accepts (case-insensitive).
+pub fn is_redis_directive(name: &str) -> bool {
+    REDIS_DIRECTIVES
+        .iter()
+        .any(|d| d.eq_ignore_ascii_case(name))
+}
+
 /// Directives whose value is several arguments on one line.
 const MULTI_ARG: &[&str] = &[
     "bind",
@@ -395,7 +402,7 @@ impl Config {
                     return Err(fail("wrong number of arguments"));
                 };
                 (d.set)(self, &value).map_err(|e| fail(&e))?;
-            } else if REDIS_DIRECTIVES.contains(&name.as_str()) {
+            } else if is_redis_directive(&name) {
                 if !state.ignored.contains(&name) {
                     state.ignored.push(name);
                 }
