@@ -93,15 +93,29 @@ fn redis_conf_with_include_maps_directives_and_logs_ignored_ones() {
         ignored[0].ends_with("ignored: tls-port, activedefrag, rename-command"),
         "{text}"
     );
-    // A redis.conf is not rewritten (TOML only): a clear error, file intact.
-    let before = read(&main);
-    let reply = s.raw().cmd(&["CONFIG", "REWRITE"]);
+    // CONFIG REWRITE writes Redis syntax back: comments and ignored
+    // directives stay, changed values are replaced in place.
+    let mut raw = s.raw();
+    assert_eq!(raw.cmd(&["CONFIG", "SET", "maxclients", "555"]), b"+OK\r\n");
+    assert_eq!(raw.cmd(&["CONFIG", "REWRITE"]), b"+OK\r\n");
+    let text = read(&main);
     assert!(
-        reply.starts_with(b"-ERR Rewriting config file: CONFIG REWRITE only writes redis.toml"),
-        "{}",
-        String::from_utf8_lossy(&reply)
+        text.starts_with("# A Redis config\nmaxclients 555\ninclude "),
+        "{text}"
     );
-    assert_eq!(read(&main), before);
+    assert!(
+        text.contains("\nrename-command KEYS \"\"\nactivedefrag no\n"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("client-output-buffer-limit ").count(),
+        3,
+        "{text}"
+    );
+    let mut reloaded = ferrokv::config::Config::default();
+    reloaded.load_redis_conf(&main).unwrap();
+    assert_eq!(reloaded.maxclients, 555);
+    assert_eq!(reloaded.slowlog_max_len, 42);
 }
 
 #[test]
@@ -300,4 +314,20 @@ fn redis_only_flags_are_skipped_and_logged() {
         read(&log)
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn distribution_redis_conf_loads() {
+    // The redis.conf Debian's redis-server package ships (installed by
+    // .ci/run): every directive in it is supported or skipped, none fatal.
+    let conf = Path::new("/etc/redis/redis.conf");
+    assert!(conf.exists(), "install redis-server (see .ci/run)");
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrokv"))
+        .arg(conf)
+        .arg("--test-config")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Configuration test passed"));
 }
