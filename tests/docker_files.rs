@@ -359,6 +359,16 @@ fn healthcheck_needs_pong_and_loading_done() {
         &[("FERROKV_PORT", &down)],
     );
     assert!(!bad.status.success());
+    // A password-protected server: healthy only with REDISCLI_AUTH.
+    let locked = common::Server::start_with(&["--requirepass", "s3cret"]);
+    let port = locked.port.to_string();
+    let env = [("FERROKV_PORT", port.as_str())];
+    assert!(!run_script("docker-healthcheck.sh", &[], &[], &env)
+        .status
+        .success());
+    let env = [("FERROKV_PORT", port.as_str()), ("REDISCLI_AUTH", "s3cret")];
+    let authed = run_script("docker-healthcheck.sh", &[], &[], &env);
+    assert!(authed.status.success(), "{authed:?}");
     // Still loading: PONG alone is not healthy.
     let loading = run_script(
         "docker-healthcheck.sh",
