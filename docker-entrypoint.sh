@@ -1,18 +1,30 @@
 #!/bin/sh
-# Like the official Redis image: `docker run IMAGE --requirepass x` passes
-# the flags to the server, and the server listens on all interfaces unless
-# a config file or --bind says otherwise.
+# Mirrors the official Redis image's entrypoint:
+# - a first argument starting with `-` (`--appendonly yes`) or naming a
+#   config file (`/etc/ferrokv.conf`, `/etc/redis.toml`) is given to
+#   `ferrokv`;
+# - ferrokv listens on all interfaces (the image's equivalent of
+#   redis-server's `protected-mode no`), unless the command line or the
+#   config file chooses `bind`;
+# - started as root, it fixes /data's owner and drops to the redis user;
+# - anything else (`sh`, `redis-cli …`) runs as given.
 set -e
-if [ "${1#-}" != "$1" ] || [ "${1%.toml}" != "$1" ]; then
+if [ "${1#-}" != "$1" ] || [ "${1%.conf}" != "$1" ] || [ "${1%.toml}" != "$1" ]; then
     set -- ferrokv "$@"
 fi
 if [ "$1" = "ferrokv" ]; then
+    bind_set=
     case " $* " in
-        *" --bind "*) ;;
-        *) set -- "$@" --bind "* -::*" ;;
+        *" --bind "*) bind_set=1 ;;
     esac
+    if [ -f "${2:-}" ] && grep -Eq '^[[:space:]]*bind([[:space:]]|=|$)' "$2"; then
+        bind_set=1
+    fi
+    if [ -z "$bind_set" ]; then
+        set -- "$@" --bind "* -::*"
+    fi
     if [ "$(id -u)" = "0" ]; then
-        chown -R redis:redis /data 2>/dev/null || true
+        find . \! -user redis -exec chown redis:redis '{}' + 2>/dev/null || true
         exec setpriv --reuid=redis --regid=redis --init-groups "$@"
     fi
 fi

@@ -19,6 +19,7 @@ fn cli() -> Command {
              Examples:\n  \
              ferrokv                          (defaults, or ./redis.toml when present)\n  \
              ferrokv /etc/ferrokv/redis.toml\n  \
+             ferrokv /etc/redis/redis.conf    (Redis syntax; unsupported directives are listed and skipped)\n  \
              ferrokv --port 7777 --save \"\"\n  \
              ferrokv redis.toml --loglevel verbose --test-config",
         )
@@ -37,8 +38,15 @@ fn cli() -> Command {
         )
         .arg(
             Arg::new("config-file")
-                .help("Configuration file (TOML)")
+                .help("Configuration file (redis.toml, or a redis.conf)")
                 .value_name("CONFIG"),
+        )
+        .arg(
+            Arg::new("config-format")
+                .long("config-format")
+                .value_name("FORMAT")
+                .value_parser(["toml", "redis"])
+                .help("Syntax of the configuration file: toml, or redis (a redis.conf); default: redis for *.conf files, toml otherwise"),
         )
         .arg(
             Arg::new("config")
@@ -58,6 +66,30 @@ fn cli() -> Command {
         );
     }
     cmd
+}
+
+/// Takes out `--name value…` options naming Redis directives ferrokv does
+/// not have (`--protected-mode no` from a command copied from the redis
+/// image), so they are skipped and logged like in a redis.conf rather
+/// than refused. Returns the remaining arguments and the skipped names.
+fn drop_unsupported_redis_flags(args: impl Iterator<Item = String>) -> (Vec<String>, Vec<String>) {
+    let (mut kept, mut skipped) = (Vec::new(), Vec::new());
+    let mut skipping = false;
+    for arg in args {
+        if let Some(name) = arg.strip_prefix("--") {
+            let name = name.split('=').next().unwrap_or(name);
+            skipping = ferrokv::config::directive(name).is_none()
+                && ferrokv::config::is_redis_directive(name);
+            if skipping {
+                skipped.push(name.to_ascii_lowercase());
+                continue;
+            }
+        }
+        if !skipping {
+            kept.push(arg);
+        }
+    }
+    (kept, skipped)
 }
 
 /// Rewrites `--directive v1 v2 …` (redis-server style, where values may
@@ -98,8 +130,11 @@ fn version_line() -> String {
 }
 
 /// Builds the configuration from the file and the command-line directives.
-fn load_config(matches: &clap::ArgMatches) -> Result<Config, String> {
+/// Also returns the redis.conf directives that were skipped, to log once
+/// logging is up.
+fn load_config(matches: &clap::ArgMatches) -> Result<(Config, Vec<String>), String> {
     let mut config = Config::default();
+    let mut ignored = Vec::new();
     let path = matches
         .get_one::<String>("config")
         .or(matches.get_one::<String>("config-file"))
@@ -109,14 +144,22 @@ fn load_config(matches: &clap::ArgMatches) -> Result<Config, String> {
             default.exists().then_some(default)
         });
     if let Some(path) = path {
-        config.load_toml(&path).map_err(|e| e.to_string())?;
+        let redis_syntax = match matches.get_one::<String>("config-format") {
+            Some(format) => format == "redis",
+            None => path.extension().is_some_and(|e| e == "conf"),
+        };
+        if redis_syntax {
+            ignored = config.load_redis_conf(&path).map_err(|e| e.to_string())?;
+        } else {
+            config.load_toml(&path).map_err(|e| e.to_string())?;
+        }
     }
     for d in DIRECTIVES {
         for value in matches.get_many::<String>(d.name).into_iter().flatten() {
             config.set(d.name, value).map_err(|e| e.to_string())?;
         }
     }
-    Ok(config)
+    Ok((config, ignored))
 }
 
 /// `--test-config`: what loading can't see but start-up would trip on.
@@ -135,42 +178,15 @@ fn fatal_config(e: &str) -> ! {
     std::process::exit(1);
 }
 
-fn init_logging(config: &Config) -> Result<(), String> {
-    use tracing_subscriber::filter::LevelFilter;
-    let level = match config.loglevel.as_str() {
-        "debug" => LevelFilter::TRACE,
-        "verbose" => LevelFilter::DEBUG,
-        "notice" => LevelFilter::INFO,
-        "warning" => LevelFilter::WARN,
-        _ => LevelFilter::OFF,
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
-    if config.logfile.is_empty() {
-        builder.with_writer(std::io::stdout).init();
-    } else {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&config.logfile)
-            .map_err(|e| format!("Can't open the log file {}: {e}", config.logfile))?;
-        builder
-            .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(file))
-            .init();
-    }
-    Ok(())
-}
-
 fn main() {
-    let matches = cli().get_matches_from(join_directive_values(std::env::args()));
+    let (args, skipped_flags) = drop_unsupported_redis_flags(std::env::args());
+    let matches = cli().get_matches_from(join_directive_values(args.into_iter()));
     if matches.get_flag("version") {
         println!("{}", version_line());
         return;
     }
-    let config = load_config(&matches).unwrap_or_else(|e| fatal_config(&e));
+    let (config, ignored) = load_config(&matches).unwrap_or_else(|e| fatal_config(&e));
+    let ignored: Vec<String> = ignored.into_iter().chain(skipped_flags).collect();
     if matches.get_flag("test-config") {
         if let Err(e) = test_config(&config) {
             fatal_config(&e);
@@ -183,9 +199,22 @@ fn main() {
         println!("Configuration test passed (config file: {file})");
         return;
     }
-    if let Err(e) = init_logging(&config) {
+    if config.daemonize {
+        // Before logging and the runtime: fork keeps only this thread.
+        if let Err(e) = ferrokv::process::daemonize() {
+            eprintln!("Can't daemonize: {e}");
+            std::process::exit(1);
+        }
+    }
+    if let Err(e) = ferrokv::logging::init(&config) {
         eprintln!("{e}");
         std::process::exit(1);
+    }
+    if !ignored.is_empty() {
+        tracing::warn!(
+            "Redis directives not supported by ferrokv, ignored: {}",
+            ignored.join(", ")
+        );
     }
     if let Err(e) = std::env::set_current_dir(&config.dir) {
         eprintln!("Can't chdir to '{}': {e}", config.dir);
@@ -215,7 +244,10 @@ fn main() {
     .enable_all()
     .build()
     .expect("tokio runtime");
+    let pidfile = ferrokv::process::PidFile::create(&config);
     let result = runtime.block_on(server::run(config));
+    // Removed before exit(), which skips destructors.
+    drop(pidfile);
     if let Err(e) = result {
         tracing::error!("{e}");
         eprintln!("{e}");

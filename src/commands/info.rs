@@ -103,6 +103,18 @@ macro_rules! field {
     }};
 }
 
+/// A stable identifier of this build (Redis hashes its own build
+/// parameters the same way): the versions it reports, hashed.
+fn build_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let digest = sha1_smol::Sha1::from(format!("ferrokv-{VERSION}-{REDIS_VERSION}"))
+            .digest()
+            .to_string();
+        digest[..16].to_string()
+    })
+}
+
 fn server_section(s: &mut String, server: &Server) {
     let (hz, config_file) = {
         let c = server.config.read();
@@ -131,11 +143,14 @@ fn server_section(s: &mut String, server: &Server) {
     field!(s, "ferrokv_version", VERSION);
     field!(s, "redis_git_sha1", "00000000");
     field!(s, "redis_git_dirty", 0);
+    field!(s, "redis_build_id", build_id());
     field!(s, "redis_mode", "standalone");
     field!(s, "os", os);
     field!(s, "arch_bits", usize::BITS);
     field!(s, "monotonic_clock", "POSIX clock_gettime");
     field!(s, "multiplexing_api", "epoll");
+    // Rust's atomics follow the C11 memory model Redis's builtin API uses.
+    field!(s, "atomicvar_api", "c11-builtin");
     field!(s, "process_id", std::process::id());
     field!(s, "process_supervised", "no");
     field!(s, "run_id", server.run_id);
@@ -302,6 +317,18 @@ fn stats_section(s: &mut String, server: &Server) {
         "total_net_output_bytes",
         Stats::get(&st.net_output_bytes)
     );
+    // No replication yet: its traffic is zero.
+    field!(s, "total_net_repl_input_bytes", 0);
+    field!(s, "total_net_repl_output_bytes", 0);
+    let kbps = |c: &std::sync::atomic::AtomicU64| format!("{:.2}", Stats::get(c) as f64 / 1024.0);
+    field!(s, "instantaneous_input_kbps", kbps(&st.input_bytes_per_sec));
+    field!(
+        s,
+        "instantaneous_output_kbps",
+        kbps(&st.output_bytes_per_sec)
+    );
+    field!(s, "instantaneous_input_repl_kbps", "0.00");
+    field!(s, "instantaneous_output_repl_kbps", "0.00");
     field!(
         s,
         "rejected_connections",
@@ -321,12 +348,29 @@ fn stats_section(s: &mut String, server: &Server) {
     let (fork_usec, forks) = server.persistence.fork_stats();
     field!(s, "latest_fork_usec", fork_usec);
     field!(s, "total_forks", forks);
+    // No MIGRATE, no writable replicas and no active defragmentation:
+    // these counters exist for dashboards and stay at zero.
+    field!(s, "migrate_cached_sockets", 0);
+    field!(s, "slave_expires_tracked_keys", 0);
+    for name in [
+        "active_defrag_hits",
+        "active_defrag_misses",
+        "active_defrag_key_hits",
+        "active_defrag_key_misses",
+        "total_active_defrag_time",
+        "current_active_defrag_time",
+    ] {
+        field!(s, name, 0);
+    }
     let (keys, items, prefixes) = server.tracking.totals();
     field!(s, "tracking_total_keys", keys);
     field!(s, "tracking_total_items", items);
     field!(s, "tracking_total_prefixes", prefixes);
     field!(s, "unexpected_error_replies", 0);
     field!(s, "total_error_replies", Stats::get(&st.error_replies));
+    // Redis's io-threads are not used: the tokio workers do all I/O.
+    field!(s, "io_threaded_reads_processed", 0);
+    field!(s, "io_threaded_writes_processed", 0);
 }
 
 fn replication_section(s: &mut String) {

@@ -138,6 +138,7 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     ctx.server.notify.configure(updated.notify_keyspace_events);
     ctx.server.configure_diagnostics(&updated);
+    crate::logging::set_level(&updated.loglevel);
     *config = updated;
     drop(config);
     ctx.out.ok();

@@ -134,6 +134,54 @@ pub static DIRECTIVES: &[Directive] = &[
         },
     },
     Directive {
+        name: "log-format",
+        default: "text",
+        access: Access::Immutable,
+        doc: "Log line format: 'text' (human readable) or 'json' (one JSON object per line with timestamp, level, message and fields, for log collectors).",
+        get: |c| c.log_format.clone(),
+        set: |c, v| {
+            let v = v.to_ascii_lowercase();
+            if v != "text" && v != "json" {
+                return Err("argument(s) must be one of the following: text, json".into());
+            }
+            c.log_format = v;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "pidfile",
+        default: "",
+        access: Access::Immutable,
+        doc: "Write the process id to this file at start-up and remove it at exit; empty = no file (unless daemonized: then /var/run/ferrokv.pid).",
+        get: |c| c.pidfile.clone(),
+        set: |c, v| {
+            c.pidfile = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "daemonize",
+        default: "no",
+        access: Access::Immutable,
+        doc: "Detach into the background at start-up (not needed under systemd or in containers).",
+        get: |c| yes_no(c.daemonize),
+        set: |c, v| {
+            c.daemonize = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "shutdown-timeout",
+        default: "10",
+        access: Access::Mutable,
+        doc: "Seconds SHUTDOWN and SIGTERM wait for lagging replicas before exiting.",
+        get: |c| c.shutdown_timeout.to_string(),
+        set: |c, v| {
+            c.shutdown_timeout = parse_int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
         name: "dir",
         default: ".",
         access: Access::Protected,

@@ -4,12 +4,14 @@
 
 mod directives;
 mod parse;
+mod redis_conf;
 mod rewrite;
 
 use std::path::{Path, PathBuf};
 
 pub use directives::{Access, Directive, DIRECTIVES};
 pub use parse::{format_memory, parse_bool, parse_memory};
+pub use redis_conf::is_redis_directive;
 pub use rewrite::rewrite;
 
 /// The running configuration.
@@ -31,6 +33,14 @@ pub struct Config {
     pub loglevel: String,
     /// Log file; empty = standard output.
     pub logfile: String,
+    /// `log-format`: `text` or `json`.
+    pub log_format: String,
+    /// `pidfile`; empty = none.
+    pub pidfile: String,
+    /// `daemonize`: fork into the background at start-up.
+    pub daemonize: bool,
+    /// `shutdown-timeout` in seconds.
+    pub shutdown_timeout: u64,
     /// Working directory for data files.
     pub dir: String,
     /// RDB snapshot file name.
@@ -82,6 +92,8 @@ pub struct Config {
     pub latency_tracking_info_percentiles: Vec<f64>,
     /// The file the configuration was loaded from, if any.
     pub config_file: Option<PathBuf>,
+    /// Whether `config_file` is in redis.conf syntax rather than TOML.
+    pub config_file_is_redis_conf: bool,
 }
 
 /// Size limits up to which collections keep their compact encoding
@@ -156,6 +168,10 @@ impl Default for Config {
             databases: 0,
             loglevel: String::new(),
             logfile: String::new(),
+            log_format: String::new(),
+            pidfile: String::new(),
+            daemonize: false,
+            shutdown_timeout: 0,
             dir: String::new(),
             dbfilename: String::new(),
             save: Vec::new(),
@@ -180,6 +196,7 @@ impl Default for Config {
             latency_tracking: false,
             latency_tracking_info_percentiles: Vec::new(),
             config_file: None,
+            config_file_is_redis_conf: false,
         };
         for d in DIRECTIVES {
             (d.set)(&mut config, d.default).expect("built-in default is valid");

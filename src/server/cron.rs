@@ -67,6 +67,8 @@ fn active_expire(server: &Server, cursor: &mut ExpireCursor, budget: Duration) {
 pub async fn run(server: Arc<Server>) {
     let mut cursor = ExpireCursor::default();
     let mut last_ops = server.stats.commands_processed.load(Ordering::Relaxed);
+    let mut last_in = server.stats.net_input_bytes.load(Ordering::Relaxed);
+    let mut last_out = server.stats.net_output_bytes.load(Ordering::Relaxed);
     let mut last_sample = Instant::now();
     loop {
         let hz = server.config.read().hz.max(1);
@@ -75,14 +77,20 @@ pub async fn run(server: Arc<Server>) {
         active_expire(&server, &mut cursor, period * EXPIRE_CPU_PERCENT / 100);
         crate::persist::snapshot::cron(&server);
         let ops = server.stats.commands_processed.load(Ordering::Relaxed);
+        let bytes_in = server.stats.net_input_bytes.load(Ordering::Relaxed);
+        let bytes_out = server.stats.net_output_bytes.load(Ordering::Relaxed);
         let elapsed = last_sample.elapsed().as_secs_f64();
         if elapsed >= 0.1 {
-            let rate = ops.saturating_sub(last_ops) as f64 / elapsed;
-            server
-                .stats
-                .ops_per_sec
-                .store(rate as u64, Ordering::Relaxed);
+            let rate = |now: u64, last: u64| (now.saturating_sub(last) as f64 / elapsed) as u64;
+            let st = &server.stats;
+            st.ops_per_sec.store(rate(ops, last_ops), Ordering::Relaxed);
+            st.input_bytes_per_sec
+                .store(rate(bytes_in, last_in), Ordering::Relaxed);
+            st.output_bytes_per_sec
+                .store(rate(bytes_out, last_out), Ordering::Relaxed);
             last_ops = ops;
+            last_in = bytes_in;
+            last_out = bytes_out;
             last_sample = Instant::now();
         }
     }

@@ -30,6 +30,10 @@ pub struct Stats {
     pub net_output_bytes: AtomicU64,
     /// Instantaneous operations per second, sampled by the cron task.
     pub ops_per_sec: AtomicU64,
+    /// Instantaneous client input in bytes per second, sampled likewise.
+    pub input_bytes_per_sec: AtomicU64,
+    /// Instantaneous client output in bytes per second, sampled likewise.
+    pub output_bytes_per_sec: AtomicU64,
     /// Highest `used_memory` observed by `INFO memory`.
     pub used_memory_peak: AtomicU64,
     /// The keyspace's expired-key total at the last `CONFIG RESETSTAT`.
