@@ -316,7 +316,6 @@ impl Engine {
 
     /// FCALL / FCALL_RO.
     pub fn fcall(&self, ctx: &mut Ctx, args: &[&[u8]], read_only: bool) -> CmdResult {
-        let (keys, argv) = split_keys(args)?;
         let name = String::from_utf8_lossy(args[1]).into_owned();
         let (func, flags) = {
             let libs = self.libraries.lock();
@@ -328,6 +327,7 @@ impl Engine {
                 .ok_or(CmdError::err("ERR Function not found"))?;
             (info.func.clone(), info.flags)
         };
+        let (keys, argv) = split_keys(args)?;
         let no_writes = flags & script_flags::NO_WRITES != 0;
         if read_only && !no_writes {
             return Err(CmdError::err(
