@@ -43,10 +43,7 @@ fn script_cache_load_exists_flush() {
         format!("$40\r\n{sha}\r\n")
     );
     assert_eq!(r.cmd_str(&["EVALSHA", sha, "0"]), ":1\r\n");
-    assert_eq!(
-        r.cmd_str(&["EVALSHA", &sha.to_uppercase(), "0"]),
-        ":1\r\n"
-    );
+    assert_eq!(r.cmd_str(&["EVALSHA", &sha.to_uppercase(), "0"]), ":1\r\n");
     assert_eq!(
         r.cmd_str(&["SCRIPT", "EXISTS", sha, "nope"]),
         "*2\r\n:1\r\n:0\r\n"
@@ -124,7 +121,10 @@ fn a_script_push_wakes_a_blocked_client() {
     // The waiter is served once the script has finished: it sees the
     // first element, and the script saw the whole list.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !r.cmd_str(&["INFO", "clients"]).contains("blocked_clients:1") {
+    while !r
+        .cmd_str(&["INFO", "clients"])
+        .contains("blocked_clients:1")
+    {
         assert!(Instant::now() < deadline, "BLPOP never blocked");
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -140,10 +140,17 @@ fn a_script_push_wakes_a_blocked_client() {
         String::from_utf8_lossy(&blocked.read_frame()),
         "*2\r\n$5\r\nqueue\r\n$1\r\na\r\n"
     );
-    assert_eq!(r.cmd_str(&["LRANGE", "queue", "0", "-1"]), "*1\r\n$1\r\nb\r\n");
+    assert_eq!(
+        r.cmd_str(&["LRANGE", "queue", "0", "-1"]),
+        "*1\r\n$1\r\nb\r\n"
+    );
     // Blocking commands are refused inside scripts.
     assert_eq!(
-        r.cmd_str(&["EVAL", "return redis.pcall('blpop', 'queue', 0)['err']", "0"]),
+        r.cmd_str(&[
+            "EVAL",
+            "return redis.pcall('blpop', 'queue', 0)['err']",
+            "0"
+        ]),
         "$49\r\nERR This Redis command is not allowed from script\r\n"
     );
 }

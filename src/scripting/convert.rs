@@ -136,7 +136,8 @@ pub fn lua_to_reply(out: &mut Reply, v: &Value, script_resp3: bool) {
 /// C's `(long long)` cast as x86-64 performs it: out-of-range values and
 /// NaN become `LLONG_MIN` (Rust's `as` would saturate instead).
 fn c_long_long(n: f64) -> i64 {
-    if n.is_nan() || n >= 9_223_372_036_854_775_808.0 || n < -9_223_372_036_854_775_808.0 {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if !(-LIMIT..LIMIT).contains(&n) {
         i64::MIN
     } else {
         n as i64
@@ -161,7 +162,7 @@ fn write_value(out: &mut Reply, v: &Value, resp3: bool, depth: usize) {
                 out.null();
             }
         }
-        Value::Integer(i) => out.int(*i as i64),
+        Value::Integer(i) => out.int(*i),
         Value::Number(n) => out.int(c_long_long(*n)),
         Value::Table(t) => {
             if depth >= MAX_DEPTH {
@@ -217,7 +218,11 @@ fn write_table(out: &mut Reply, t: &Table, resp3: bool, depth: usize) {
         return;
     }
     if let Ok(Value::Table(set)) = t.raw_get::<Value>("set") {
-        let keys: Vec<Value> = set.pairs::<Value, Value>().flatten().map(|(k, _)| k).collect();
+        let keys: Vec<Value> = set
+            .pairs::<Value, Value>()
+            .flatten()
+            .map(|(k, _)| k)
+            .collect();
         out.set(keys.len());
         for k in &keys {
             write_value(out, k, resp3, depth + 1);

@@ -197,6 +197,16 @@ impl RunState {
     }
 }
 
+/// What FUNCTION STATS reports about the running function.
+pub struct RunningFunction {
+    /// Function name.
+    pub name: String,
+    /// The FCALL command that runs it.
+    pub argv: Vec<Vec<u8>>,
+    /// Time it has run so far.
+    pub duration_ms: u64,
+}
+
 /// A cached EVAL script.
 struct Script {
     func: Function,
@@ -219,6 +229,9 @@ pub struct Engine {
     scripts: Mutex<HashMap<String, Script>>,
     /// Bytes of cached script bodies (`used_memory_scripts_eval`).
     scripts_bytes: AtomicUsize,
+    /// Bytes the Lua VM used after its last use (`used_memory_lua`); kept
+    /// aside because INFO may run from inside a script, VM lock held.
+    lua_bytes: AtomicUsize,
     /// Function libraries.
     pub libraries: Mutex<Libraries>,
 }
@@ -239,6 +252,7 @@ impl Engine {
             state,
             scripts: Mutex::new(HashMap::new()),
             scripts_bytes: AtomicUsize::new(0),
+            lua_bytes: AtomicUsize::new(0),
             libraries: Mutex::new(Libraries::default()),
         }
     }
@@ -264,9 +278,7 @@ impl Engine {
         match cmd.name.as_str() {
             "auth" | "hello" | "quit" | "reset" | "replconf" | "discard" | "multi" | "unwatch"
             | "watch" | "script|kill" | "function|kill" | "function|stats" => true,
-            "shutdown" => args[1..]
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(b"nosave")),
+            "shutdown" => args[1..].iter().any(|a| a.eq_ignore_ascii_case(b"nosave")),
             _ => false,
         }
     }
@@ -287,9 +299,9 @@ impl Engine {
         Ok(())
     }
 
-    /// The running function for FUNCTION STATS: name, argv, elapsed ms.
-    /// `Err` when an EVAL script is busy (FUNCTION STATS is refused then).
-    pub fn running_function(&self) -> Result<Option<(String, Vec<Vec<u8>>, u128)>, CmdError> {
+    /// The running function for FUNCTION STATS. `Err` when an EVAL
+    /// script runs (FUNCTION STATS is refused then, as in Redis).
+    pub fn running_function(&self) -> Result<Option<RunningFunction>, CmdError> {
         let st = &self.state;
         if !st.running.load(Ordering::Acquire) {
             return Ok(None);
@@ -297,16 +309,16 @@ impl Engine {
         if st.eval.load(Ordering::Relaxed) {
             return Err(CmdError::err(BUSY_EVAL));
         }
-        Ok(st
-            .current
-            .lock()
-            .as_ref()
-            .map(|r| (r.name.clone(), r.argv.clone(), r.started.elapsed().as_millis())))
+        Ok(st.current.lock().as_ref().map(|r| RunningFunction {
+            name: r.name.clone(),
+            argv: r.argv.clone(),
+            duration_ms: r.started.elapsed().as_millis() as u64,
+        }))
     }
 
     /// Bytes used by the Lua VM (`used_memory_lua`).
     pub fn lua_memory(&self) -> usize {
-        self.vm.lock().lua.used_memory()
+        self.lua_bytes.load(Ordering::Relaxed)
     }
 
     /// Number of cached EVAL scripts.
@@ -326,11 +338,13 @@ impl Engine {
             return Ok(sha);
         }
         let flags = parse_shebang(body)?;
-        let func = self.vm.lock().compile_eval(body).map_err(|msg| {
+        let func = self.with_vm(|vm| vm.compile_eval(body)).map_err(|msg| {
             CmdError::msg(format!("ERR Error compiling script (new function): {msg}"))
         })?;
         self.scripts_bytes.fetch_add(body.len(), Ordering::Relaxed);
-        self.scripts.lock().insert(sha.clone(), Script { func, flags });
+        self.scripts
+            .lock()
+            .insert(sha.clone(), Script { func, flags });
         Ok(sha)
     }
 
@@ -344,7 +358,7 @@ impl Engine {
     pub fn flush_scripts(&self) {
         self.scripts.lock().clear();
         self.scripts_bytes.store(0, Ordering::Relaxed);
-        self.vm.lock().lua.gc_collect().ok();
+        self.with_vm(|vm| vm.lua.gc_collect().ok());
     }
 
     /// EVAL / EVALSHA: `script` is the body, or the SHA1 when `by_sha`.
@@ -415,12 +429,17 @@ impl Engine {
         let was_in_exec = ctx.client.in_exec;
         let saved_db = ctx.client.db;
         ctx.client.in_exec = true;
-        self.state.start(
-            opts.eval,
-            threshold,
-            name.to_string(),
-            full_args.iter().map(|a| a.to_vec()).collect(),
-        );
+        // Only FUNCTION STATS shows what runs: EVAL skips the copies.
+        let (shown_name, shown_argv) = if opts.eval {
+            (String::new(), Vec::new())
+        } else {
+            (
+                name.to_string(),
+                full_args.iter().map(|a| a.to_vec()).collect(),
+            )
+        };
+        self.state
+            .start(opts.eval, threshold, shown_name, shown_argv);
         let mut call = call::Call {
             server: ctx.server,
             client: &mut *ctx.client,
@@ -445,6 +464,8 @@ impl Engine {
             ))),
         };
         vm.step_gc();
+        self.lua_bytes
+            .store(vm.lua.used_memory(), Ordering::Relaxed);
         drop(vm);
         if !was_in_exec {
             crate::commands::transaction::serve_ready_keys(ctx);
@@ -454,7 +475,11 @@ impl Engine {
 
     /// Runs `f` with the VM (function libraries compile into it).
     pub(crate) fn with_vm<R>(&self, f: impl FnOnce(&mut Vm) -> R) -> R {
-        f(&mut self.vm.lock())
+        let mut vm = self.vm.lock();
+        let result = f(&mut vm);
+        self.lua_bytes
+            .store(vm.lua.used_memory(), Ordering::Relaxed);
+        result
     }
 }
 
@@ -462,7 +487,9 @@ impl Engine {
 /// `<err> script: <name>, on <source>:<line>.`
 fn error_reply(err: &Value, name: &str) -> CmdError {
     let Value::Table(t) = err else {
-        return CmdError::msg(format!("ERR Error running script {name}, execution failure"));
+        return CmdError::msg(format!(
+            "ERR Error running script {name}, execution failure"
+        ));
     };
     let text = |field: &str| match t.raw_get::<Value>(field) {
         Ok(Value::String(s)) => Some(s.to_string_lossy()),
@@ -479,8 +506,11 @@ fn error_reply(err: &Value, name: &str) -> CmdError {
     }
 }
 
+/// The keys and the arguments of a script invocation.
+type KeysAndArgs<'a, 'b> = (&'b [&'a [u8]], &'b [&'a [u8]]);
+
 /// Splits `numkeys key… arg…` (from `args[2]` on) into keys and arguments.
-pub fn split_keys<'a, 'b>(args: &'b [&'a [u8]]) -> Result<(&'b [&'a [u8]], &'b [&'a [u8]]), CmdError> {
+pub fn split_keys<'a, 'b>(args: &'b [&'a [u8]]) -> Result<KeysAndArgs<'a, 'b>, CmdError> {
     let n = crate::commands::args::int(args[2])?;
     if n < 0 {
         return Err(CmdError::err("ERR Number of keys can't be negative"));
@@ -532,7 +562,10 @@ mod tests {
 
     #[test]
     fn shebang_flags() {
-        assert_eq!(parse_shebang(b"return 1").unwrap(), script_flags::EVAL_COMPAT);
+        assert_eq!(
+            parse_shebang(b"return 1").unwrap(),
+            script_flags::EVAL_COMPAT
+        );
         assert_eq!(
             parse_shebang(b"#!lua flags=no-writes,allow-oom\nreturn 1").unwrap(),
             script_flags::NO_WRITES | script_flags::ALLOW_OOM

@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use mlua::{
-    Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState,
-};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 
 use super::call;
 use super::{RunState, ScriptError};
@@ -123,7 +121,10 @@ pub(crate) fn position(lua: &Lua) -> String {
         if src.what == "C" {
             return None;
         }
-        Some(format!("{}:{line}: ", src.short_src.as_deref().unwrap_or("?")))
+        Some(format!(
+            "{}:{line}: ",
+            src.short_src.as_deref().unwrap_or("?")
+        ))
     })
     .flatten()
     .unwrap_or_default()
@@ -149,10 +150,8 @@ fn handle_error(lua: &Lua, err: Value) -> mlua::Result<Table> {
                 Some((true, s)) => s,
                 Some((false, s)) => format!("ERR {s}"),
                 None => {
-                    let s: mlua::LuaString = lua
-                        .globals()
-                        .get::<Function>("tostring")?
-                        .call(other)?;
+                    let s: mlua::LuaString =
+                        lua.globals().get::<Function>("tostring")?.call(other)?;
                     format!("ERR {}", s.to_string_lossy())
                 }
             };
@@ -377,7 +376,10 @@ fn random(lua: &Lua, st: &RunState, args: MultiValue) -> mlua::Result<f64> {
         1 => {
             let u = int_arg(lua, args.front(), 1)?;
             if u < 1 {
-                let msg = format!("bad argument #1 to '{}' (interval is empty)", called_as(lua));
+                let msg = format!(
+                    "bad argument #1 to '{}' (interval is empty)",
+                    called_as(lua)
+                );
                 return Err(lua_error(lua, &msg));
             }
             Ok((r * u as f64).floor() + 1.0)
@@ -386,7 +388,10 @@ fn random(lua: &Lua, st: &RunState, args: MultiValue) -> mlua::Result<f64> {
             let l = int_arg(lua, args.front(), 1)?;
             let u = int_arg(lua, args.get(1), 2)?;
             if l > u {
-                let msg = format!("bad argument #2 to '{}' (interval is empty)", called_as(lua));
+                let msg = format!(
+                    "bad argument #2 to '{}' (interval is empty)",
+                    called_as(lua)
+                );
                 return Err(lua_error(lua, &msg));
             }
             Ok((r * (u as f64 - l as f64 + 1.0)).floor() + l as f64)
