@@ -293,7 +293,7 @@ mod tests {
         assert_eq!(pos, buf.len());
         let mut out = Reply::new();
         lua_to_reply(&mut out, &v, false);
-        // false ends the array, as Redis's conversion does.
-        assert_eq!(out.buf, b"*1\r\n:5\r\n");
+        // A null bulk becomes false, which goes back as a null bulk.
+        assert_eq!(out.buf, b"*3\r\n:5\r\n$-1\r\n*1\r\n+OK\r\n");
     }
 }
