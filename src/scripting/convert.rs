@@ -9,7 +9,7 @@ use crate::util::num::{format_g17, parse_i64};
 
 /// Deepest table nesting converted into a reply (Redis stops at the Lua
 /// stack limit; a self-referencing table must not recurse forever).
-const MAX_DEPTH: usize = 1000;
+const MAX_DEPTH: usize = 200;
 
 /// Turns an error reply line (without `-`) into the `err` string Redis
 /// stores in error tables: the code is kept, `ERR` added when missing.
@@ -269,6 +269,8 @@ pub fn lua_arg(v: &Value) -> Option<Vec<u8>> {
     match v {
         Value::String(s) => Some(s.as_bytes().to_vec()),
         Value::Integer(i) => Some(format_g17(*i as f64).into_bytes()),
+        // glibc prints the sign of a NaN (0/0 is negative on x86).
+        Value::Number(n) if n.is_nan() && n.is_sign_negative() => Some(b"-nan".to_vec()),
         Value::Number(n) => Some(format_g17(*n).into_bytes()),
         _ => None,
     }

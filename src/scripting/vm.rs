@@ -40,7 +40,8 @@ G.pcall = function(...) return pcall_result(raw_pcall(...)) end
 -- Scripts see the globals through a proxy: reading an undefined global
 -- and creating one are errors, as in Redis. `rebase` switches the table
 -- the proxy reads (a function library loads with only its restricted
--- `redis` table visible, and runs with the full globals).
+-- `redis` table visible, and runs with the full globals). Metatables are
+-- protected: scripts may read them but not replace them.
 local function missing(_, k)
   error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
 end
@@ -57,14 +58,14 @@ local function make_env(base, hidden)
       return v
     end,
     __newindex = function() error('Attempt to modify a readonly table', 2) end,
-    __metatable = false,
+    __metatable = {},
   })
   return env, function(b, h) base, hidden = b, h end
 end
 
 -- Reading a missing field of `t` is an error (FUNCTION LOAD's `redis`).
 local function strict(t)
-  return setmetatable(t, { __index = missing, __metatable = false })
+  return setmetatable(t, { __index = missing, __metatable = {} })
 end
 
 -- A read-only view of `t` (the `redis` table).
@@ -72,7 +73,7 @@ local function readonly(t)
   return setmetatable({}, {
     __index = t,
     __newindex = function() error('Attempt to modify a readonly table', 2) end,
-    __metatable = false,
+    __metatable = {},
   })
 end
 
