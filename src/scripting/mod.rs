@@ -247,12 +247,13 @@ impl Engine {
     pub fn new() -> Self {
         let state = Arc::new(RunState::default());
         let vm = Vm::new(state.clone()).expect("the Lua VM initialises");
+        let lua_bytes = AtomicUsize::new(vm.lua.used_memory());
         Self {
             vm: Mutex::new(vm),
             state,
             scripts: Mutex::new(HashMap::new()),
             scripts_bytes: AtomicUsize::new(0),
-            lua_bytes: AtomicUsize::new(0),
+            lua_bytes,
             libraries: Mutex::new(Libraries::default()),
         }
     }
