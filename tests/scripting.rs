@@ -270,3 +270,37 @@ fn function_dump_restore_round_trip() {
         "*4\r\n$14\r\nrunning_script\r\n$-1\r\n$7\r\nengines\r\n*2\r\n$3\r\nLUA\r\n*4\r\n$15\r\nlibraries_count\r\n:1\r\n$15\r\nfunctions_count\r\n:1\r\n"
     );
 }
+
+#[test]
+fn script_errors_are_counted_once_like_redis() {
+    let s = Server::start();
+    let mut r = s.raw();
+    r.cmd(&["SET", "s", "x"]);
+    for script in [
+        "return redis.call('nosuch')",
+        "return redis.call('incr', 's')",
+        "return redis.pcall('incr', 's')",
+        "error('x')",
+        "return {err='FOO x'}",
+        "return {1, redis.pcall('incr', 's')}",
+        "return {1, {err='BAR y'}}",
+    ] {
+        r.cmd(&["EVAL", script, "0"]);
+    }
+    // Errors of commands run by a script are counted once, by the command.
+    let stats = r.cmd_str(&["INFO", "errorstats"]);
+    assert!(
+        stats.contains(
+            "errorstat_BAR:count=1\r\nerrorstat_ERR:count=5\r\nerrorstat_FOO:count=1\r\n"
+        ),
+        "{stats}"
+    );
+    let stats = r.cmd_str(&["INFO", "stats"]);
+    assert!(stats.contains("total_error_replies:7\r\n"), "{stats}");
+    let stats = r.cmd_str(&["INFO", "commandstats"]);
+    assert!(
+        stats.contains("rejected_calls=0,failed_calls=7\r\n")
+            && stats.contains("cmdstat_eval:calls=7,"),
+        "{stats}"
+    );
+}

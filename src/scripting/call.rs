@@ -129,7 +129,7 @@ fn redis_call(lua: &Lua, args: MultiValue, raise: bool) -> mlua::Result<Value> {
     if raise && reply.first() == Some(&b'-') {
         let end = reply.len().saturating_sub(2).max(1);
         let text = error_text(&reply[1..end]);
-        return Err(mlua::Error::external(ScriptError::Table(
+        return Err(mlua::Error::external(ScriptError::Reply(
             String::from_utf8_lossy(&text).into_owned(),
         )));
     }

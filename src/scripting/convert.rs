@@ -56,7 +56,13 @@ pub fn reply_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize) -> mlua::Result<Valu
     let num = || parse_i64(line).unwrap_or(0);
     match kind {
         b'+' => single(lua, "ok", lua.create_string(line)?),
-        b'-' => single(lua, "err", lua.create_string(error_text(line))?),
+        b'-' => {
+            let t = lua.create_table_with_capacity(0, 2)?;
+            t.raw_set("err", lua.create_string(error_text(line))?)?;
+            // The failed command counted this error already.
+            t.raw_set("ignore_error_stats_update", true)?;
+            Ok(Value::Table(t))
+        }
         b':' => Ok(Value::Number(num() as f64)),
         b'$' | b'=' => {
             let n = num();
@@ -126,11 +132,16 @@ pub fn reply_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize) -> mlua::Result<Valu
     }
 }
 
+/// Error replies written inside a script's result, for the statistics:
+/// each with whether a failed command already counted it.
+pub type NestedErrors = Vec<(Vec<u8>, bool)>;
+
 /// Writes `v`, a script's result, as the caller's reply. `script_resp3`
 /// is the protocol the script selected with `redis.setresp` (it decides
-/// how booleans are answered).
-pub fn lua_to_reply(out: &mut Reply, v: &Value, script_resp3: bool) {
-    write_value(out, v, script_resp3, 0);
+/// how booleans are answered). Error replies inside arrays or maps are
+/// collected in `errors`.
+pub fn lua_to_reply(out: &mut Reply, v: &Value, script_resp3: bool, errors: &mut NestedErrors) {
+    write_value(out, v, script_resp3, 0, errors);
 }
 
 /// C's `(long long)` cast as x86-64 performs it: out-of-range values and
@@ -150,7 +161,7 @@ fn replace_newlines(s: &[u8]) -> Vec<u8> {
         .collect()
 }
 
-fn write_value(out: &mut Reply, v: &Value, resp3: bool, depth: usize) {
+fn write_value(out: &mut Reply, v: &Value, resp3: bool, depth: usize, errors: &mut NestedErrors) {
     match v {
         Value::String(s) => out.bulk(&s.as_bytes()),
         Value::Boolean(b) => {
@@ -169,15 +180,20 @@ fn write_value(out: &mut Reply, v: &Value, resp3: bool, depth: usize) {
                 out.error("ERR reached lua stack limit");
                 return;
             }
-            write_table(out, t, resp3, depth);
+            write_table(out, t, resp3, depth, errors);
         }
         _ => out.null(),
     }
 }
 
-fn write_table(out: &mut Reply, t: &Table, resp3: bool, depth: usize) {
+fn write_table(out: &mut Reply, t: &Table, resp3: bool, depth: usize, errors: &mut NestedErrors) {
     if let Ok(Value::String(err)) = t.raw_get::<Value>("err") {
         out.error_bytes(&err.as_bytes());
+        let counted = matches!(
+            t.raw_get::<Value>("ignore_error_stats_update"),
+            Ok(Value::Boolean(true))
+        );
+        errors.push((err.as_bytes().to_vec(), counted));
         return;
     }
     if let Ok(Value::String(ok)) = t.raw_get::<Value>("ok") {
@@ -212,8 +228,8 @@ fn write_table(out: &mut Reply, t: &Table, resp3: bool, depth: usize) {
         let pairs: Vec<(Value, Value)> = map.pairs::<Value, Value>().flatten().collect();
         out.map(pairs.len());
         for (k, v) in &pairs {
-            write_value(out, k, resp3, depth + 1);
-            write_value(out, v, resp3, depth + 1);
+            write_value(out, k, resp3, depth + 1, errors);
+            write_value(out, v, resp3, depth + 1, errors);
         }
         return;
     }
@@ -225,7 +241,7 @@ fn write_table(out: &mut Reply, t: &Table, resp3: bool, depth: usize) {
             .collect();
         out.set(keys.len());
         for k in &keys {
-            write_value(out, k, resp3, depth + 1);
+            write_value(out, k, resp3, depth + 1, errors);
         }
         return;
     }
@@ -239,7 +255,7 @@ fn write_table(out: &mut Reply, t: &Table, resp3: bool, depth: usize) {
     }
     out.array(items.len());
     for v in &items {
-        write_value(out, v, resp3, depth + 1);
+        write_value(out, v, resp3, depth + 1, errors);
     }
 }
 
@@ -294,7 +310,9 @@ mod tests {
         let v = reply_to_lua(&lua, buf, &mut pos).unwrap();
         assert_eq!(pos, buf.len());
         let mut out = Reply::new();
-        lua_to_reply(&mut out, &v, false);
+        let mut errors = Vec::new();
+        lua_to_reply(&mut out, &v, false, &mut errors);
+        assert!(errors.is_empty());
         // A null bulk becomes false, which goes back as a null bulk.
         assert_eq!(out.buf, b"*3\r\n:5\r\n$-1\r\n*1\r\n+OK\r\n");
     }

@@ -75,6 +75,9 @@ pub mod script_flags {
 pub(crate) enum ScriptError {
     /// A Redis error table: the text carries its code (`ERR …`).
     Table(String),
+    /// The error reply of a command run by `redis.call`: an error table
+    /// already counted in the error statistics when the command failed.
+    Reply(String),
     /// A plain Lua error message (already prefixed with its position).
     Plain(String),
 }
@@ -82,7 +85,7 @@ pub(crate) enum ScriptError {
 impl std::fmt::Display for ScriptError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ScriptError::Table(s) | ScriptError::Plain(s) => f.write_str(s),
+            ScriptError::Table(s) | ScriptError::Reply(s) | ScriptError::Plain(s) => f.write_str(s),
         }
     }
 }
@@ -454,16 +457,41 @@ impl Engine {
         ctx.client.db = saved_db;
         ctx.client.in_exec = was_in_exec;
         let outcome = match result {
-            Ok((true, value)) => {
-                convert::lua_to_reply(ctx.out, &value, script_resp3);
-                Ok(())
-            }
+            Ok((true, value)) => match top_level_error(&value) {
+                Some(err) => Err(err),
+                None => {
+                    let mut errors = Vec::new();
+                    convert::lua_to_reply(ctx.out, &value, script_resp3, &mut errors);
+                    // Errors inside the result make the call failed, and
+                    // count unless a failing command counted them.
+                    if !errors.is_empty() {
+                        ctx.cmd.stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+                    }
+                    for (msg, counted) in errors {
+                        if !counted {
+                            ctx.client.stats.errors += 1;
+                            ctx.server.stats.count_error(&msg);
+                        }
+                    }
+                    Ok(())
+                }
+            },
             Ok((false, err)) => Err(error_reply(&err, name)),
-            Err(e) => Err(CmdError::msg(format!(
+            Err(e) => Err(ScriptFailure::New(format!(
                 "ERR Error running script {name}, {:.100}",
                 e.to_string()
             ))),
         };
+        let outcome = outcome.or_else(|failure| match failure {
+            ScriptFailure::New(msg) => Err(CmdError::Bytes(msg.into_bytes())),
+            ScriptFailure::Counted(msg) => {
+                // The failing command already counted this error: send
+                // it without counting it again, but the script failed.
+                ctx.out.error_bytes(msg.as_bytes());
+                ctx.cmd.stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+        });
         vm.step_gc();
         self.lua_bytes
             .store(vm.lua.used_memory(), Ordering::Relaxed);
@@ -484,26 +512,64 @@ impl Engine {
     }
 }
 
-/// Formats the error a failed script returns, as Redis 7.0 does:
-/// `<err> script: <name>, on <source>:<line>.`
-fn error_reply(err: &Value, name: &str) -> CmdError {
-    let Value::Table(t) = err else {
-        return CmdError::msg(format!(
-            "ERR Error running script {name}, execution failure"
-        ));
-    };
-    let text = |field: &str| match t.raw_get::<Value>(field) {
+/// How a script failed.
+enum ScriptFailure {
+    /// An error to count in the error statistics.
+    New(String),
+    /// An error a command run by the script returned (already counted).
+    Counted(String),
+}
+
+/// Reads a table's string field (numbers converted like `lua_tostring`).
+fn field_text(t: &mlua::Table, field: &str) -> Option<String> {
+    match t.raw_get::<Value>(field) {
         Ok(Value::String(s)) => Some(s.to_string_lossy()),
         Ok(Value::Integer(i)) => Some(i.to_string()),
         Ok(Value::Number(n)) => Some(crate::util::num::format_g17(n)),
         _ => None,
+    }
+}
+
+fn counted(t: &mlua::Table) -> bool {
+    matches!(
+        t.raw_get::<Value>("ignore_error_stats_update"),
+        Ok(Value::Boolean(true))
+    )
+}
+
+/// An error table returned (not raised) by a script is its error reply.
+fn top_level_error(v: &Value) -> Option<ScriptFailure> {
+    let Value::Table(t) = v else {
+        return None;
     };
-    let msg = text("err").unwrap_or_default();
-    match (text("source"), text("line")) {
-        (Some(source), Some(line)) => {
-            CmdError::msg(format!("{msg} script: {name}, on {source}:{line}."))
-        }
-        _ => CmdError::msg(msg),
+    let Ok(Value::String(err)) = t.raw_get::<Value>("err") else {
+        return None;
+    };
+    let msg = err.to_string_lossy();
+    Some(if counted(t) {
+        ScriptFailure::Counted(msg)
+    } else {
+        ScriptFailure::New(msg)
+    })
+}
+
+/// Formats the error a failed script returns, as Redis 7.0 does:
+/// `<err> script: <name>, on <source>:<line>.`
+fn error_reply(err: &Value, name: &str) -> ScriptFailure {
+    let Value::Table(t) = err else {
+        return ScriptFailure::New(format!(
+            "ERR Error running script {name}, execution failure"
+        ));
+    };
+    let msg = field_text(t, "err").unwrap_or_default();
+    let text = match (field_text(t, "source"), field_text(t, "line")) {
+        (Some(source), Some(line)) => format!("{msg} script: {name}, on {source}:{line}."),
+        _ => msg,
+    };
+    if counted(t) {
+        ScriptFailure::Counted(text)
+    } else {
+        ScriptFailure::New(text)
     }
 }
 

@@ -101,16 +101,17 @@ pub struct Vm {
     gc_countdown: u32,
 }
 
-/// The text of an error value raised by ferrokv's Rust functions.
-fn error_text(v: &Value) -> Option<(bool, String)> {
+/// An error value raised by ferrokv's Rust functions.
+fn raised(v: &Value) -> Option<ScriptError> {
     let Value::Error(e) = v else {
         return None;
     };
-    match e.downcast_ref::<ScriptError>() {
-        Some(ScriptError::Table(s)) => Some((true, s.clone())),
-        Some(ScriptError::Plain(s)) => Some((false, s.clone())),
-        None => Some((false, e.to_string())),
-    }
+    Some(match e.downcast_ref::<ScriptError>() {
+        Some(ScriptError::Table(s)) => ScriptError::Table(s.clone()),
+        Some(ScriptError::Reply(s)) => ScriptError::Reply(s.clone()),
+        Some(ScriptError::Plain(s)) => ScriptError::Plain(s.clone()),
+        None => ScriptError::Plain(e.to_string()),
+    })
 }
 
 /// Position prefix (`user_script:3: `) of the Lua code calling the
@@ -147,9 +148,14 @@ fn handle_error(lua: &Lua, err: Value) -> mlua::Result<Table> {
     let t = match err {
         Value::Table(t) => t,
         other => {
-            let text = match error_text(&other) {
-                Some((true, s)) => s,
-                Some((false, s)) => format!("ERR {s}"),
+            let mut counted = false;
+            let text = match raised(&other) {
+                Some(ScriptError::Table(s)) => s,
+                Some(ScriptError::Reply(s)) => {
+                    counted = true;
+                    s
+                }
+                Some(ScriptError::Plain(s)) => format!("ERR {s}"),
                 None => {
                     let s: mlua::LuaString =
                         lua.globals().get::<Function>("tostring")?.call(other)?;
@@ -158,6 +164,9 @@ fn handle_error(lua: &Lua, err: Value) -> mlua::Result<Table> {
             };
             let t = lua.create_table()?;
             t.raw_set("err", text)?;
+            if counted {
+                t.raw_set("ignore_error_stats_update", true)?;
+            }
             t
         }
     };
@@ -211,7 +220,7 @@ impl Vm {
                 Ok(())
             })?,
         )?;
-        let err_text = lua.create_function(|_, v: Value| Ok(error_text(&v).map(|(_, s)| s)))?;
+        let err_text = lua.create_function(|_, v: Value| Ok(raised(&v).map(|e| e.to_string())))?;
         let (make_env, strict, readonly, run_eval, run_function): (
             Function,
             Function,
