@@ -304,3 +304,25 @@ fn script_errors_are_counted_once_like_redis() {
         "{stats}"
     );
 }
+
+#[test]
+fn monitor_shows_the_script_then_its_commands_as_lua() {
+    let s = Server::start();
+    let mut monitor = s.raw();
+    assert_eq!(monitor.cmd_str(&["MONITOR"]), "+OK\r\n");
+    let mut r = s.raw();
+    assert_eq!(
+        r.cmd_str(&["EVAL", "return redis.call('incr', 'mon')", "0"]),
+        ":1\r\n"
+    );
+    let first = String::from_utf8_lossy(&monitor.read_frame()).into_owned();
+    assert!(
+        first.ends_with("] \"EVAL\" \"return redis.call('incr', 'mon')\" \"0\"\r\n"),
+        "{first}"
+    );
+    let second = String::from_utf8_lossy(&monitor.read_frame()).into_owned();
+    assert!(
+        second.ends_with(" [0 lua] \"incr\" \"mon\"\r\n"),
+        "{second}"
+    );
+}

@@ -45,6 +45,12 @@ pub(crate) fn enter<R>(call: &mut Call<'_>, f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// Whether a script is running on this thread (its commands show as
+/// `lua` in MONITOR).
+pub fn in_script() -> bool {
+    CURRENT.with(|c| !c.get().is_null())
+}
+
 /// Gives `f` the running script's `Call`; None outside a script run.
 fn with_call<R>(f: impl FnOnce(&mut Call<'_>) -> R) -> Option<R> {
     let ptr = CURRENT.with(|c| c.get());

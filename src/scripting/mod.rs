@@ -11,6 +11,7 @@
 //! served.
 
 mod call;
+pub use call::in_script;
 mod convert;
 pub mod functions;
 pub mod lib;
@@ -428,7 +429,21 @@ impl Engine {
         argv: &[&[u8]],
         full_args: &[&[u8]],
     ) -> CmdResult {
-        let threshold = ctx.server.config.read().busy_reply_threshold;
+        let (threshold, monitor_limit) = {
+            let config = ctx.server.config.read();
+            (config.busy_reply_threshold, config.output_limits.replica)
+        };
+        // EVAL and FCALL skip the usual after-the-fact MONITOR feed: like
+        // Redis, they show before the commands they run.
+        if ctx.server.monitors.active() {
+            ctx.server.monitors.feed(
+                crate::util::time::now_us(),
+                ctx.client.db,
+                &ctx.client.handle.addr,
+                full_args,
+                monitor_limit,
+            );
+        }
         let mut vm = self.vm.lock();
         let was_in_exec = ctx.client.in_exec;
         let saved_db = ctx.client.db;
