@@ -280,7 +280,10 @@ impl Engine {
             let func = vm
                 .compile(code, "@user_function", env)
                 .map_err(|m| CmdError::msg(format!("ERR Error compiling function: {m}")))?;
-            match vm.run_load(&func).map_err(internal)? {
+            self.run_state().loading(true);
+            let loaded = vm.run_load(&func);
+            self.run_state().loading(false);
+            match loaded.map_err(internal)? {
                 (true, _) => {}
                 (false, Value::Table(t)) => {
                     let err: String = t.raw_get("err").unwrap_or_default();

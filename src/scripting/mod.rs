@@ -105,8 +105,13 @@ pub struct RunState {
     threshold_ms: AtomicU64,
     handed_off_at: Mutex<Option<Instant>>,
     current: Mutex<Option<Running>>,
+    /// When library code started loading (FUNCTION LOAD), if it is.
+    loading_since: Mutex<Option<Instant>>,
     rand: rand::Rand48,
 }
+
+/// How long FUNCTION LOAD may run library code (Redis's fixed limit).
+const LOAD_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The running script or function, for FUNCTION STATS.
 struct Running {
@@ -136,8 +141,21 @@ impl RunState {
         *self.current.lock() = None;
     }
 
+    /// Marks library code as loading (`true`) or done.
+    pub(crate) fn loading(&self, on: bool) {
+        *self.loading_since.lock() = on.then(Instant::now);
+    }
+
     /// Called by the Lua count hook: detects slow scripts and kill requests.
     fn check(&self) -> mlua::Result<()> {
+        if let Some(since) = *self.loading_since.lock() {
+            if since.elapsed() > LOAD_TIMEOUT {
+                return Err(mlua::Error::external(ScriptError::Table(
+                    "ERR FUNCTION LOAD timeout".into(),
+                )));
+            }
+            return Ok(());
+        }
         if self.kill.load(Ordering::Relaxed) {
             return Err(mlua::Error::external(ScriptError::Table(
                 "ERR Script killed by user with SCRIPT KILL...".into(),
@@ -515,6 +533,11 @@ impl Engine {
             crate::commands::transaction::serve_ready_keys(ctx);
         }
         outcome
+    }
+
+    /// The state shared with the count hook.
+    pub(crate) fn run_state(&self) -> &RunState {
+        &self.state
     }
 
     /// Runs `f` with the VM (function libraries compile into it).
