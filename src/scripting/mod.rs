@@ -104,6 +104,9 @@ pub struct RunState {
     eval: AtomicBool,
     threshold_ms: AtomicU64,
     handed_off_at: Mutex<Option<Instant>>,
+    /// Start of the running script, Unix ms (the command's clock).
+    started_ms: AtomicU64,
+    /// The running function's name and command (FUNCTION STATS).
     current: Mutex<Option<Running>>,
     /// When library code started loading (FUNCTION LOAD), if it is.
     loading_since: Mutex<Option<Instant>>,
@@ -113,20 +116,21 @@ pub struct RunState {
 /// How long FUNCTION LOAD may run library code (Redis's fixed limit).
 const LOAD_TIMEOUT: Duration = Duration::from_millis(500);
 
-/// The running script or function, for FUNCTION STATS.
+/// The running function, for FUNCTION STATS.
 struct Running {
-    started: Instant,
     name: String,
     argv: Vec<Vec<u8>>,
 }
 
 impl RunState {
-    fn start(&self, eval: bool, threshold_ms: u64, name: String, argv: Vec<Vec<u8>>) {
-        *self.current.lock() = Some(Running {
-            started: Instant::now(),
-            name,
-            argv,
-        });
+    /// Marks a script as running from `now_ms`; `function` names the
+    /// FCALL being run.
+    fn start(&self, now_ms: u64, threshold_ms: u64, function: Option<Running>) {
+        self.started_ms.store(now_ms, Ordering::Relaxed);
+        let eval = function.is_none();
+        if !eval {
+            *self.current.lock() = function;
+        }
         self.threshold_ms.store(threshold_ms, Ordering::Relaxed);
         self.eval.store(eval, Ordering::Relaxed);
         self.wrote.store(false, Ordering::Relaxed);
@@ -138,7 +142,14 @@ impl RunState {
         self.running.store(false, Ordering::Release);
         self.busy.store(false, Ordering::Release);
         self.kill.store(false, Ordering::Relaxed);
-        *self.current.lock() = None;
+        if !self.eval.load(Ordering::Relaxed) {
+            *self.current.lock() = None;
+        }
+    }
+
+    /// How long the running script has run.
+    fn elapsed_ms(&self) -> u64 {
+        crate::util::time::now_ms().saturating_sub(self.started_ms.load(Ordering::Relaxed))
     }
 
     /// Marks library code as loading (`true`) or done.
@@ -163,18 +174,13 @@ impl RunState {
         }
         if !self.busy.load(Ordering::Relaxed) {
             let limit = self.threshold_ms.load(Ordering::Relaxed);
-            let elapsed = self
-                .current
-                .lock()
-                .as_ref()
-                .map_or(Duration::ZERO, |r| r.started.elapsed());
-            if limit == 0 || elapsed < Duration::from_millis(limit) {
+            let elapsed = self.elapsed_ms();
+            if limit == 0 || elapsed < limit {
                 return Ok(());
             }
             tracing::warn!(
-                "Slow script detected: still in execution after {} milliseconds. \
-                 You can try killing the script using the SCRIPT KILL command.",
-                elapsed.as_millis()
+                "Slow script detected: still in execution after {elapsed} milliseconds. \
+                 You can try killing the script using the SCRIPT KILL command."
             );
             self.busy.store(true, Ordering::Release);
         }
@@ -229,6 +235,17 @@ pub struct RunningFunction {
     pub duration_ms: u64,
 }
 
+/// A script's SHA1 in lower-case hex, the cache key.
+type Sha = [u8; 40];
+
+/// The cache key for a SHA1 given by a client (any case); None when it
+/// cannot be one.
+fn sha_key(sha: &[u8]) -> Option<Sha> {
+    let mut key: Sha = sha.try_into().ok()?;
+    key.make_ascii_lowercase();
+    Some(key)
+}
+
 /// A cached EVAL script.
 struct Script {
     func: Function,
@@ -248,7 +265,7 @@ pub struct RunOptions {
 pub struct Engine {
     vm: Mutex<Vm>,
     state: Arc<RunState>,
-    scripts: Mutex<HashMap<String, Script>>,
+    scripts: Mutex<HashMap<Sha, Arc<Script>>>,
     /// Bytes of cached script bodies (`used_memory_scripts_eval`).
     scripts_bytes: AtomicUsize,
     /// Bytes the Lua VM used after its last use (`used_memory_lua`); kept
@@ -335,7 +352,7 @@ impl Engine {
         Ok(st.current.lock().as_ref().map(|r| RunningFunction {
             name: r.name.clone(),
             argv: r.argv.clone(),
-            duration_ms: r.started.elapsed().as_millis() as u64,
+            duration_ms: st.elapsed_ms(),
         }))
     }
 
@@ -357,7 +374,8 @@ impl Engine {
     /// Compiles `body` into the cache unless present; returns its SHA1.
     pub fn load_script(&self, body: &[u8]) -> Result<String, CmdError> {
         let sha = sha1_smol::Sha1::from(body).digest().to_string();
-        if self.scripts.lock().contains_key(&sha) {
+        let key = sha_key(sha.as_bytes()).expect("SHA1 hex digests are 40 bytes");
+        if self.scripts.lock().contains_key(&key) {
             return Ok(sha);
         }
         let flags = parse_shebang(body)?;
@@ -367,14 +385,13 @@ impl Engine {
         self.scripts_bytes.fetch_add(body.len(), Ordering::Relaxed);
         self.scripts
             .lock()
-            .insert(sha.clone(), Script { func, flags });
+            .insert(key, Arc::new(Script { func, flags }));
         Ok(sha)
     }
 
     /// Whether the cache holds `sha` (SCRIPT EXISTS).
     pub fn script_exists(&self, sha: &[u8]) -> bool {
-        let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
-        self.scripts.lock().contains_key(&sha)
+        sha_key(sha).is_some_and(|key| self.scripts.lock().contains_key(&key))
     }
 
     /// Empties the script cache (SCRIPT FLUSH).
@@ -395,33 +412,32 @@ impl Engine {
     ) -> CmdResult {
         // Redis looks an EVALSHA script up before it parses numkeys, and
         // compiles an EVAL body after.
-        let sha = if by_sha {
-            String::from_utf8_lossy(script).to_ascii_lowercase()
-        } else {
-            String::new()
+        let lookup = |sha: &[u8]| {
+            let key = sha_key(sha)?;
+            self.scripts.lock().get(&key).cloned()
         };
-        let lookup = |sha: &str| {
-            let scripts = self.scripts.lock();
-            scripts.get(sha).map(|s| (s.func.clone(), s.flags))
-        };
+        let noscript = || CmdError::err("NOSCRIPT No matching script. Please use EVAL.");
         let cached = if by_sha {
-            Some(lookup(&sha).ok_or(CmdError::err(
-                "NOSCRIPT No matching script. Please use EVAL.",
-            ))?)
+            Some(lookup(script).ok_or_else(noscript)?)
         } else {
             None
         };
         let (keys, argv) = split_keys(args)?;
-        let (sha, (func, sflags)) = match cached {
-            Some(found) => (sha, found),
+        let (name, found) = match cached {
+            Some(found) => {
+                let mut key = [0; 40];
+                key.copy_from_slice(script);
+                key.make_ascii_lowercase();
+                (key, found)
+            }
             None => {
                 let sha = self.load_script(script)?;
-                let found = lookup(&sha).ok_or(CmdError::err(
-                    "NOSCRIPT No matching script. Please use EVAL.",
-                ))?;
-                (sha, found)
+                let found = lookup(sha.as_bytes()).ok_or_else(noscript)?;
+                (sha_key(sha.as_bytes()).unwrap_or([b'0'; 40]), found)
             }
         };
+        let sha = std::str::from_utf8(&name).unwrap_or_default();
+        let sflags = found.flags;
         let no_writes = sflags & script_flags::NO_WRITES != 0;
         if read_only && sflags & script_flags::EVAL_COMPAT == 0 && !no_writes {
             return Err(CmdError::err(
@@ -432,7 +448,7 @@ impl Engine {
             eval: true,
             read_only: read_only || no_writes,
         };
-        self.run(ctx, &func, &sha, opts, keys, argv, args)
+        self.run(ctx, &found.func, sha, opts, keys, argv, args)
     }
 
     /// Runs a compiled script or function and writes its reply.
@@ -467,16 +483,11 @@ impl Engine {
         let saved_db = ctx.client.db;
         ctx.client.in_exec = true;
         // Only FUNCTION STATS shows what runs: EVAL skips the copies.
-        let (shown_name, shown_argv) = if opts.eval {
-            (String::new(), Vec::new())
-        } else {
-            (
-                name.to_string(),
-                full_args.iter().map(|a| a.to_vec()).collect(),
-            )
-        };
-        self.state
-            .start(opts.eval, threshold, shown_name, shown_argv);
+        let function = (!opts.eval).then(|| Running {
+            name: name.to_string(),
+            argv: full_args.iter().map(|a| a.to_vec()).collect(),
+        });
+        self.state.start(ctx.now, threshold, function);
         let mut call = call::Call {
             server: ctx.server,
             client: &mut *ctx.client,

@@ -319,9 +319,8 @@ impl Vm {
                 .collect::<mlua::Result<Vec<_>>>()?,
         )?;
         if eval {
-            let g = self.lua.globals();
-            g.raw_set("KEYS", keys_t)?;
-            g.raw_set("ARGV", argv_t)?;
+            self.globals.raw_set("KEYS", keys_t)?;
+            self.globals.raw_set("ARGV", argv_t)?;
             self.run_eval.call((func, &self.handler))
         } else {
             self.run_function
