@@ -201,7 +201,10 @@ impl Vm {
             LuaOptions::default(),
         )?;
         let g = lua.globals();
-        for name in ["loadfile", "dofile", "print"] {
+        // Redis 7.0 scripts lack these base functions.
+        for name in [
+            "loadfile", "dofile", "print", "getfenv", "setfenv", "newproxy",
+        ] {
             g.raw_set(name, Value::Nil)?;
         }
         super::lib::load(&lua)?;
