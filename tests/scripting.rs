@@ -326,3 +326,21 @@ fn monitor_shows_the_script_then_its_commands_as_lua() {
         "{second}"
     );
 }
+
+#[test]
+fn keys_do_not_expire_while_a_script_runs() {
+    let s = Server::start();
+    let mut r = s.raw();
+    assert_eq!(r.cmd_str(&["SET", "ek", "v", "PX", "100"]), "+OK\r\n");
+    // The script waits 300 ms of wall time (TIME is not frozen), then
+    // reads the key: its commands share the script's start time.
+    let script = "local t0 = redis.call('time') local s0 = t0[1] * 1000000 + t0[2] \
+                  while true do local t = redis.call('time') \
+                  if t[1] * 1000000 + t[2] - s0 > 300000 then break end end \
+                  return {redis.call('get', KEYS[1]), redis.call('exists', KEYS[1])}";
+    assert_eq!(
+        r.cmd_str(&["EVAL", script, "1", "ek"]),
+        "*2\r\n$1\r\nv\r\n:1\r\n"
+    );
+    assert_eq!(r.cmd_str(&["GET", "ek"]), "$-1\r\n");
+}

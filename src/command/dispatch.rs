@@ -186,7 +186,8 @@ pub fn invoke(
             client: &mut *client,
             out: &mut *out,
             cmd,
-            now: now_ms(),
+            // Commands run by a script share its start time.
+            now: crate::scripting::script_time().unwrap_or_else(now_ms),
         };
         catch_unwind(AssertUnwindSafe(|| handler(&mut ctx, args)))
     };

@@ -23,6 +23,9 @@ pub(crate) struct Call<'a> {
     pub read_only: bool,
     /// Shared run state (marks writes for SCRIPT KILL).
     pub state: &'a RunState,
+    /// The script's start (Unix ms): its commands all see this clock, so
+    /// a key cannot expire halfway through a script, as in Redis.
+    pub now: u64,
 }
 
 thread_local! {
@@ -30,18 +33,22 @@ thread_local! {
     /// callbacks must be `'static`, so the borrowed context reaches them
     /// through this pointer for exactly the duration of [`enter`].
     static CURRENT: Cell<*mut ()> = const { Cell::new(std::ptr::null_mut()) };
+    /// The running script's start time (see [`Call::now`]).
+    static NOW: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
 /// Runs `f` (the script) with `call` reachable from Lua callbacks.
 pub(crate) fn enter<R>(call: &mut Call<'_>, f: impl FnOnce() -> R) -> R {
-    struct Restore(*mut ());
+    struct Restore(*mut (), Option<u64>);
     impl Drop for Restore {
         fn drop(&mut self) {
             CURRENT.with(|c| c.set(self.0));
+            NOW.with(|c| c.set(self.1));
         }
     }
+    let now = NOW.with(|c| c.replace(Some(call.now)));
     let ptr = call as *mut Call<'_> as *mut ();
-    let _restore = Restore(CURRENT.with(|c| c.replace(ptr)));
+    let _restore = Restore(CURRENT.with(|c| c.replace(ptr)), now);
     f()
 }
 
@@ -49,6 +56,13 @@ pub(crate) fn enter<R>(call: &mut Call<'_>, f: impl FnOnce() -> R) -> R {
 /// `lua` in MONITOR).
 pub fn in_script() -> bool {
     CURRENT.with(|c| !c.get().is_null())
+}
+
+/// The frozen clock of the script running on this thread, if any.
+pub fn script_time() -> Option<u64> {
+    // Read apart from the `Call`: this runs inside `redis.call`, which
+    // already holds the `Call` mutably.
+    NOW.with(Cell::get)
 }
 
 /// Gives `f` the running script's `Call`; None outside a script run.

@@ -11,7 +11,7 @@
 //! served.
 
 mod call;
-pub use call::in_script;
+pub use call::{in_script, script_time};
 mod convert;
 pub mod functions;
 pub mod lib;
@@ -494,6 +494,7 @@ impl Engine {
             resp3: false,
             read_only: opts.read_only,
             state: &self.state,
+            now: ctx.now,
         };
         let result = call::enter(&mut call, || vm.invoke(opts.eval, func, keys, argv));
         let script_resp3 = call.resp3;
