@@ -9,7 +9,7 @@ use mlua::{Function, Lua, MultiValue, Table, Value};
 use parking_lot::Mutex;
 
 use super::vm::table_error;
-use super::{call, script_flags, split_keys, Engine, RunOptions};
+use super::{call, script_flags, split_keys, Engine, Invocation, RunOptions};
 use crate::command::{CmdError, CmdResult, Ctx};
 
 /// A registered function.
@@ -350,7 +350,8 @@ impl Engine {
             eval: false,
             read_only: read_only || no_writes,
         };
-        self.run(ctx, &func, &name, opts, keys, argv, args)
+        let call = Invocation { keys, argv, args };
+        self.run(ctx, &func, &name, opts, call)
     }
 
     /// FUNCTION RESTORE of already decoded library codes: every library

@@ -252,6 +252,16 @@ struct Script {
     flags: u32,
 }
 
+/// The arguments of one EVAL/FCALL.
+pub(crate) struct Invocation<'a, 'b> {
+    /// The KEYS.
+    pub keys: &'b [&'a [u8]],
+    /// The ARGV.
+    pub argv: &'b [&'a [u8]],
+    /// The whole command (MONITOR, FUNCTION STATS).
+    pub args: &'b [&'a [u8]],
+}
+
 /// How a script is invoked.
 #[derive(Clone, Copy)]
 pub struct RunOptions {
@@ -448,21 +458,24 @@ impl Engine {
             eval: true,
             read_only: read_only || no_writes,
         };
-        self.run(ctx, &found.func, sha, opts, keys, argv, args)
+        let call = Invocation { keys, argv, args };
+        self.run(ctx, &found.func, sha, opts, call)
     }
 
     /// Runs a compiled script or function and writes its reply.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn run(
         &self,
         ctx: &mut Ctx,
         func: &Function,
         name: &str,
         opts: RunOptions,
-        keys: &[&[u8]],
-        argv: &[&[u8]],
-        full_args: &[&[u8]],
+        call: Invocation<'_, '_>,
     ) -> CmdResult {
+        let Invocation {
+            keys,
+            argv,
+            args: full_args,
+        } = call;
         let (threshold, monitor_limit) = {
             let config = ctx.server.config.read();
             (config.busy_reply_threshold, config.output_limits.replica)
