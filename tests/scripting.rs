@@ -344,3 +344,21 @@ fn keys_do_not_expire_while_a_script_runs() {
     );
     assert_eq!(r.cmd_str(&["GET", "ek"]), "$-1\r\n");
 }
+
+#[test]
+fn pcall_cannot_catch_script_kill() {
+    let s = Server::start_with(&["--busy-reply-threshold", "200"]);
+    let mut runner = s.raw();
+    let script = "while true do pcall(function() while true do end end) \
+                  xpcall(function() while true do end end, function(e) return e end) end";
+    send(&mut runner, &["EVAL", script, "0"]);
+    let mut other = s.raw();
+    wait_for_reply(&mut other, &["PING"], BUSY_EVAL);
+    assert_eq!(other.cmd_str(&["SCRIPT", "KILL"]), "+OK\r\n");
+    let killed = String::from_utf8_lossy(&runner.read_frame()).into_owned();
+    assert!(
+        killed.starts_with("-ERR Script killed by user with SCRIPT KILL... script: "),
+        "{killed}"
+    );
+    assert_eq!(other.cmd_str(&["PING"]), "+PONG\r\n");
+}

@@ -208,6 +208,11 @@ impl RunState {
         }
     }
 
+    /// Whether SCRIPT KILL / FUNCTION KILL asked the script to stop.
+    pub(crate) fn killing(&self) -> bool {
+        self.kill.load(Ordering::Relaxed)
+    }
+
     /// Next `math.random` draw.
     pub(crate) fn random(&self) -> f64 {
         self.rand.next_f64()

@@ -18,14 +18,16 @@ const HOOK_EVERY: u32 = 100_000;
 /// Lua side of the set-up. Receives the error-text helper and the real
 /// globals; returns the script environments and the protected runners.
 const PRELUDE: &str = r#"
-local err_text, G = ...
+local err_text, killed, G = ...
 local raw_pcall, xpcall, type, tostring, error, rawget, setmetatable =
   pcall, xpcall, type, tostring, error, rawget, setmetatable
 
--- Redis 7 raises tables for Redis errors; pcall returns their text.
+-- Redis 7 raises tables for Redis errors; pcall returns their text. A
+-- script being killed (SCRIPT KILL) cannot catch the error.
 local function pcall_result(ok, ...)
   if ok then return ok, ... end
   local e = ...
+  if killed() then error(e, 0) end
   if type(e) == 'table' and (type(e.err) == 'string' or type(e.err) == 'number') then
     return false, e.err
   end
@@ -36,6 +38,16 @@ local function pcall_result(ok, ...)
   return false, e
 end
 G.pcall = function(...) return pcall_result(raw_pcall(...)) end
+local function xpcall_result(ok, ...)
+  if not ok and killed() then error((...), 0) end
+  return ok, ...
+end
+G.xpcall = function(f, handler)
+  return xpcall_result(xpcall(f, function(e)
+    if killed() then return e end
+    return handler(e)
+  end))
+end
 
 -- Scripts see the globals through a proxy: reading an undefined global
 -- and creating one are errors, as in Redis. `rebase` switches the table
@@ -173,10 +185,13 @@ fn handle_error(lua: &Lua, err: Value) -> mlua::Result<Table> {
     for level in 1.. {
         let Some(found) = lua.inspect_stack(level, |d| {
             let src = d.source();
-            if src.what == "C" || src.source.as_deref() == Some(INTERNAL) {
+            let line = d.current_line();
+            // C functions, ferrokv's own Lua code and tail-call records
+            // (no line) are not where the script failed.
+            if src.what == "C" || src.source.as_deref() == Some(INTERNAL) || line.is_none() {
                 return None;
             }
-            Some((src.source.map(|s| s.into_owned()), d.current_line()))
+            Some((src.source.map(|s| s.into_owned()), line))
         }) else {
             break;
         };
@@ -224,6 +239,8 @@ impl Vm {
             })?,
         )?;
         let err_text = lua.create_function(|_, v: Value| Ok(raised(&v).map(|e| e.to_string())))?;
+        let st = state.clone();
+        let killed = lua.create_function(move |_, ()| Ok(st.killing()))?;
         let (make_env, strict, readonly, run_eval, run_function): (
             Function,
             Function,
@@ -233,7 +250,7 @@ impl Vm {
         ) = lua
             .load(PRELUDE)
             .set_name(INTERNAL)
-            .call((err_text, g.clone()))?;
+            .call((err_text, killed, g.clone()))?;
         let redis: Table = readonly.call(call::redis_table(&lua)?)?;
         g.raw_set("redis", redis)?;
         let (eval_env, _): (Table, Function) = make_env.call((g.clone(), lua.create_table()?))?;
