@@ -253,6 +253,23 @@ impl Vm {
             .call((err_text, killed, g.clone()))?;
         let redis: Table = readonly.call(call::redis_table(&lua)?)?;
         g.raw_set("redis", redis)?;
+        // Library tables are shared by every script: like Redis, make them
+        // read-only so no script can change them for the next one.
+        for name in [
+            "string",
+            "math",
+            "table",
+            "coroutine",
+            "cjson",
+            "cmsgpack",
+            "bit",
+            "struct",
+        ] {
+            if let Value::Table(lib) = g.raw_get::<Value>(name)? {
+                let view: Table = readonly.call(lib)?;
+                g.raw_set(name, view)?;
+            }
+        }
         let (eval_env, _): (Table, Function) = make_env.call((g.clone(), lua.create_table()?))?;
         let function_hidden = lua.create_table()?;
         function_hidden.raw_set("KEYS", true)?;
