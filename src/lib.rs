@@ -14,6 +14,7 @@ pub mod logging;
 pub mod persist;
 pub mod process;
 pub mod protocol;
+pub mod scripting;
 pub mod server;
 pub mod types;
 pub mod util;

@@ -8,6 +8,7 @@ use super::ctx::{Action, ReplyMode};
 use super::{c_str, flags, ClientState, Command, Ctx};
 use crate::persist::snapshot::MISCONF;
 use crate::protocol::reply::Reply;
+use crate::scripting::Engine;
 use crate::server::{tracking, Server};
 use crate::util::time::{now_ms, now_us};
 
@@ -111,6 +112,11 @@ pub fn execute(
                 b"ERR Replica can't interact with the keyspace",
             );
         }
+        Ok(cmd) if server.scripting.busy() && !Engine::allowed_while_busy(cmd, args) => {
+            flag_transaction(client);
+            let msg = server.scripting.busy_error().as_bytes();
+            reply_error(server, client, out, msg);
+        }
         Ok(cmd) if client.multi.is_some() && !runs_inside_multi(cmd) => {
             if let Some(multi) = client.multi.as_mut() {
                 multi.queue(args);
@@ -134,15 +140,37 @@ pub fn execute(
     cmd
 }
 
-/// Runs a resolved command under the keyspace gate.
+/// How long a command waits for the keyspace gate before checking again
+/// whether the script holding it became busy.
+const GATE_POLL: Duration = Duration::from_millis(10);
+
+/// Runs a resolved command under the keyspace gate. While a script is
+/// busy (it holds the gate past `busy-reply-threshold`) the command is
+/// answered BUSY, or runs without the gate when it is one of the few
+/// commands allowed then (SCRIPT KILL, SHUTDOWN NOSAVE, …): never wait
+/// for a script that may not end.
 fn run(server: &Server, client: &mut ClientState, out: &mut Reply, cmd: &Command, args: &[&[u8]]) {
     let gate = &server.keyspace.gate;
-    if cmd.has(flags::EXCLUSIVE) {
-        let _exclusive = gate.write();
-        invoke(server, client, out, cmd, args);
-    } else {
-        let _shared = gate.read();
-        invoke(server, client, out, cmd, args);
+    let exclusive = cmd.has(flags::EXCLUSIVE);
+    loop {
+        if server.scripting.busy() {
+            if Engine::allowed_while_busy(cmd, args) {
+                invoke(server, client, out, cmd, args);
+            } else {
+                let msg = server.scripting.busy_error().as_bytes();
+                reply_error(server, client, out, msg);
+            }
+            return;
+        }
+        if exclusive {
+            if let Some(_exclusive) = gate.try_write_for(GATE_POLL) {
+                invoke(server, client, out, cmd, args);
+                return;
+            }
+        } else if let Some(_shared) = gate.try_read_for(GATE_POLL) {
+            invoke(server, client, out, cmd, args);
+            return;
+        }
     }
 }
 
@@ -164,7 +192,8 @@ pub fn invoke(
             client: &mut *client,
             out: &mut *out,
             cmd,
-            now: now_ms(),
+            // Commands run by a script share its start time.
+            now: crate::scripting::script_time().unwrap_or_else(now_ms),
         };
         let result = catch_unwind(AssertUnwindSafe(|| handler(&mut ctx, args)));
         // Serving may change keys again (a waiter popping); repeat until
@@ -208,9 +237,14 @@ pub fn invoke(
         // Monitors count as replicas for output buffer limits, as in Redis.
         let limit = server.config.read().output_limits.replica;
         let started_us = now_us().saturating_sub(started.elapsed().as_micros() as u64);
+        let addr = if crate::scripting::in_script() {
+            "lua"
+        } else {
+            client.handle.addr.as_str()
+        };
         server
             .monitors
-            .feed(started_us, client.db, &client.handle.addr, args, limit);
+            .feed(started_us, client.db, addr, args, limit);
     }
     let stats = &cmd.stats;
     // DEBUG SLEEP pauses the connection after the handler returns; Redis
