@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod keyspace;
 pub mod protocol;
+pub mod scripting;
 pub mod server;
 pub mod types;
 pub mod util;
