@@ -18,7 +18,11 @@ if ! cmp -s "$here/package-lock.json" "$node_dir/package-lock.json" ||
     rm -rf "$node_dir"
     mkdir -p "$node_dir"
     cp "$here/package.json" "$here/package-lock.json" "$node_dir/"
-    npm ci --prefix "$node_dir" --ignore-scripts --no-audit --no-fund --loglevel=error
+    # `npm install --no-save` installs the locked versions like `npm ci`
+    # but tolerates the lock file lacking other platforms' optional native
+    # packages (msgpackr-extract, pulled in by BullMQ), which `npm ci`
+    # rejects as "not in sync".
+    npm install --prefix "$node_dir" --no-save --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
 
 install_py() {
