@@ -117,13 +117,13 @@ fn tohex(lua: &Lua, a: MultiValue) -> LibResult<MultiValue> {
         barg(&args, 2)? as i32
     };
     let digits: &[u8; 16] = if n < 0 {
-        n = n.wrapping_neg();
+        // -i32::MIN overflows; the compiled C code then acts as for 8.
+        n = n.checked_neg().unwrap_or(8);
         b"0123456789ABCDEF"
     } else {
         b"0123456789abcdef"
     };
-    // i32::MIN stays negative after negation: LuaBitOp then writes nothing.
-    let n = n.clamp(0, 8) as usize;
+    let n = n.min(8) as usize;
     let mut buf = [0u8; 8];
     for slot in buf[..n].iter_mut().rev() {
         *slot = digits[(b & 15) as usize];

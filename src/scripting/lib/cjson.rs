@@ -5,13 +5,11 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use mlua::{LightUserData, Lua, MultiValue, Table, Value};
+use std::ffi::{c_char, c_int};
 
-use super::{c_double_to_i32, lib_fn, one, Args, LibResult, Raise};
+use mlua::{ffi, LightUserData, Lua, MultiValue, Table, Value};
 
-/// `LUAI_MAXCSTACK`: encoding and decoding fail where the C code's
-/// `lua_checkstack` would.
-const MAX_STACK: usize = 8000;
+use super::{c_double_to_i32, lib_fn, on_stack, one, stack_bytes, Args, LibResult, Raise};
 
 /// Per-instance settings, with lua-cjson's defaults.
 struct Config {
@@ -238,33 +236,39 @@ fn encode(lua: &Lua, cfg: &Cfg, args: Args) -> LibResult<MultiValue> {
     }
     let cfg = cfg.borrow();
     let mut out = Vec::new();
-    let value = args.get(1).cloned().unwrap_or(Value::Nil);
-    Encoder {
-        cfg: &cfg,
-        out: &mut out,
-    }
-    .run(value)?;
+    let arg = args.get(1).cloned().unwrap_or(Value::Nil);
+    on_stack(lua, MultiValue::from_iter([arg]), |state| {
+        // SAFETY: the encoder keeps its pushes and pops balanced.
+        unsafe {
+            Encoder {
+                cfg: &cfg,
+                out: &mut out,
+            }
+            .run(state)
+        }?;
+        Ok(0)
+    })?;
     one(Value::String(lua.create_string(&out)?))
 }
 
-/// "Cannot serialise <type>: <reason>".
-fn cannot(v: &Value, reason: &str) -> Raise {
+/// "Cannot serialise <type>: <reason>" for the value at `idx`.
+///
+/// # Safety
+/// `idx` must be a valid stack index.
+unsafe fn cannot(state: *mut ffi::lua_State, idx: c_int, reason: &str) -> Raise {
+    let t = ffi::lua_type(state, idx);
+    let name = std::ffi::CStr::from_ptr(ffi::lua_typename(state, t));
     Raise::Msg(format!(
         "Cannot serialise {}: {reason}",
-        super::type_name(v)
+        name.to_string_lossy()
     ))
 }
 
-/// A table being written.
+/// A table being written (the table is on the Lua stack; an object's
+/// current key sits above it).
 enum Writing {
-    Array {
-        t: Table,
-        len: usize,
-        next: usize,
-    },
-    Object {
-        pairs: std::vec::IntoIter<(Value, Value)>,
-    },
+    Array { len: i32, next: i32 },
+    Object { first: bool },
 }
 
 struct Encoder<'a> {
@@ -273,111 +277,124 @@ struct Encoder<'a> {
 }
 
 impl Encoder<'_> {
-    /// Writes `value`, walking nested tables with an explicit stack.
-    fn run(&mut self, value: Value) -> LibResult<()> {
+    /// Writes the value on top of the stack (the argument), walking
+    /// nested tables with an explicit stack but the same Lua stack use
+    /// as the C encoder.
+    ///
+    /// # Safety
+    /// The stack must hold the value to encode on top.
+    unsafe fn run(&mut self, state: *mut ffi::lua_State) -> LibResult<()> {
         let mut open: Vec<Writing> = Vec::new();
-        // Slots the C encoder would hold on the Lua stack (the argument,
-        // then per open table its key and/or value).
-        let mut top = 1;
-        let mut next = Some(value);
         loop {
-            if let Some(v) = next.take() {
-                if let Value::Table(t) = v {
-                    let depth = open.len() + 1;
-                    if depth > self.cfg.encode_max_depth as usize || top + 3 > MAX_STACK {
-                        return Err(Raise::Msg(format!(
-                            "Cannot serialise, excessive nesting ({depth})"
-                        )));
+            // The value to write is on top of the stack.
+            if ffi::lua_type(state, -1) == ffi::LUA_TTABLE {
+                let depth = open.len() + 1;
+                if depth > self.cfg.encode_max_depth as usize || ffi::lua_checkstack(state, 3) == 0
+                {
+                    return Err(Raise::Msg(format!(
+                        "Cannot serialise, excessive nesting ({depth})"
+                    )));
+                }
+                match self.array_length(state)? {
+                    Some(len) if len > 0 => {
+                        self.out.push(b'[');
+                        open.push(Writing::Array { len, next: 1 });
                     }
-                    match self.array_length(&t)? {
-                        Some(len) if len > 0 => {
-                            let len = len as usize;
-                            {
-                                self.out.push(b'[');
-                                open.push(Writing::Array { t, len, next: 1 });
-                                top += 1;
-                            }
-                        }
-                        _ => {
-                            self.out.push(b'{');
-                            let pairs: Vec<(Value, Value)> =
-                                t.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
-                            open.push(Writing::Object {
-                                pairs: pairs.into_iter(),
-                            });
-                            top += 2;
-                        }
+                    _ => {
+                        self.out.push(b'{');
+                        open.push(Writing::Object { first: true });
+                        ffi::lua_pushnil(state);
                     }
-                } else {
-                    self.scalar(&v)?;
+                }
+            } else {
+                self.scalar(state)?;
+                if !open.is_empty() {
+                    ffi::lua_pop(state, 1);
                 }
             }
-            // Find the next value to write, closing finished tables.
-            match open.last_mut() {
-                None => return Ok(()),
-                Some(Writing::Array { t, len, next: i }) => {
-                    if *i > *len {
-                        self.out.push(b']');
-                        open.pop();
-                        top -= 1;
-                        continue;
+            // Put the next value to write on top, closing finished tables.
+            loop {
+                match open.last_mut() {
+                    None => return Ok(()),
+                    Some(Writing::Array { len, next }) => {
+                        if *next > *len {
+                            self.out.push(b']');
+                        } else {
+                            if *next > 1 {
+                                self.out.push(b',');
+                            }
+                            ffi::lua_rawgeti(state, -1, (*next).into());
+                            *next += 1;
+                            break;
+                        }
                     }
-                    if *i > 1 {
-                        self.out.push(b',');
+                    Some(Writing::Object { first }) => {
+                        if ffi::lua_next(state, -2) == 0 {
+                            self.out.push(b'}');
+                        } else {
+                            if !*first {
+                                self.out.push(b',');
+                            }
+                            *first = false;
+                            match ffi::lua_type(state, -2) {
+                                ffi::LUA_TNUMBER => {
+                                    self.out.push(b'"');
+                                    self.number(state, -2)?;
+                                    self.out.extend_from_slice(b"\":");
+                                }
+                                ffi::LUA_TSTRING => {
+                                    append_string(self.out, stack_bytes(state, -2));
+                                    self.out.push(b':');
+                                }
+                                _ => {
+                                    return Err(cannot(
+                                        state,
+                                        -2,
+                                        "table key must be a number or string",
+                                    ))
+                                }
+                            }
+                            break;
+                        }
                     }
-                    next = Some(t.raw_get(*i)?);
-                    *i += 1;
                 }
-                Some(Writing::Object { pairs }) => {
-                    let first = self.out.last() == Some(&b'{');
-                    let Some((k, v)) = pairs.next() else {
-                        self.out.push(b'}');
-                        open.pop();
-                        top -= 2;
-                        continue;
-                    };
-                    if !first {
-                        self.out.push(b',');
-                    }
-                    match &k {
-                        Value::Integer(_) | Value::Number(_) => {
-                            self.out.push(b'"');
-                            self.number(&k)?;
-                            self.out.extend_from_slice(b"\":");
-                        }
-                        Value::String(s) => {
-                            append_string(self.out, &s.as_bytes());
-                            self.out.push(b':');
-                        }
-                        _ => return Err(cannot(&k, "table key must be a number or string")),
-                    }
-                    next = Some(v);
+                // A table finished: the parent pops it.
+                open.pop();
+                if !open.is_empty() {
+                    ffi::lua_pop(state, 1);
                 }
             }
         }
     }
 
-    fn scalar(&mut self, v: &Value) -> LibResult<()> {
-        match v {
-            Value::String(s) => append_string(self.out, &s.as_bytes()),
-            Value::Integer(_) | Value::Number(_) => self.number(v)?,
-            Value::Boolean(true) => self.out.extend_from_slice(b"true"),
-            Value::Boolean(false) => self.out.extend_from_slice(b"false"),
-            Value::Nil => self.out.extend_from_slice(b"null"),
-            Value::LightUserData(p) if p.0.is_null() => self.out.extend_from_slice(b"null"),
-            _ => return Err(cannot(v, "type not supported")),
+    /// # Safety
+    /// A non-table value must be on top of the stack.
+    unsafe fn scalar(&mut self, state: *mut ffi::lua_State) -> LibResult<()> {
+        match ffi::lua_type(state, -1) {
+            ffi::LUA_TSTRING => append_string(self.out, stack_bytes(state, -1)),
+            ffi::LUA_TNUMBER => self.number(state, -1)?,
+            ffi::LUA_TBOOLEAN => {
+                if ffi::lua_toboolean(state, -1) != 0 {
+                    self.out.extend_from_slice(b"true");
+                } else {
+                    self.out.extend_from_slice(b"false");
+                }
+            }
+            ffi::LUA_TNIL => self.out.extend_from_slice(b"null"),
+            ffi::LUA_TLIGHTUSERDATA if ffi::lua_touserdata(state, -1).is_null() => {
+                self.out.extend_from_slice(b"null")
+            }
+            _ => return Err(cannot(state, -1, "type not supported")),
         }
         Ok(())
     }
 
-    fn number(&mut self, v: &Value) -> LibResult<()> {
-        let n = match v {
-            Value::Integer(i) => *i as f64,
-            Value::Number(n) => *n,
-            _ => 0.0,
-        };
+    /// # Safety
+    /// A number must be at `idx`.
+    unsafe fn number(&mut self, state: *mut ffi::lua_State, idx: c_int) -> LibResult<()> {
+        let n = ffi::lua_tonumber(state, idx);
         match self.cfg.encode_invalid_numbers {
-            0 if !n.is_finite() => return Err(cannot(v, "must not be NaN or Inf")),
+            0 if !n.is_finite() => return Err(cannot(state, idx, "must not be NaN or Inf")),
             1 if n.is_nan() => {
                 self.out.extend_from_slice(b"nan");
                 return Ok(());
@@ -396,31 +413,34 @@ impl Encoder<'_> {
     /// `lua_array_length`: `Some(max key)` when every key is a positive
     /// integral number, `None` for an object. Excessively sparse arrays
     /// are an error, or objects when `encode_sparse_array` converts them.
-    fn array_length(&self, t: &Table) -> LibResult<Option<i32>> {
+    ///
+    /// # Safety
+    /// A table must be on top of the stack, with 2 free slots.
+    unsafe fn array_length(&self, state: *mut ffi::lua_State) -> LibResult<Option<i32>> {
         let mut max: i32 = 0;
         let mut items: i32 = 0;
-        for pair in t.pairs::<Value, Value>() {
-            let (k, _) = pair?;
-            let k = match k {
-                Value::Integer(i) => i as f64,
-                Value::Number(n) => n,
-                _ => return Ok(None),
-            };
-            if k == 0.0 || k.is_nan() || k.floor() != k || k < 1.0 {
-                return Ok(None);
+        ffi::lua_pushnil(state);
+        while ffi::lua_next(state, -2) != 0 {
+            let k = ffi::lua_tonumber(state, -2);
+            if ffi::lua_type(state, -2) == ffi::LUA_TNUMBER
+                && k != 0.0
+                && k.floor() == k
+                && k >= 1.0
+            {
+                if k > f64::from(max) {
+                    max = c_double_to_i32(k);
+                }
+                items = items.wrapping_add(1);
+                ffi::lua_pop(state, 1);
+                continue;
             }
-            if k > f64::from(max) {
-                max = c_double_to_i32(k);
-            }
-            items = items.wrapping_add(1);
+            ffi::lua_pop(state, 2);
+            return Ok(None);
         }
         let c = self.cfg;
-        if c.sparse_ratio > 0
-            && i64::from(max) > i64::from(items.wrapping_mul(c.sparse_ratio))
-            && max > c.sparse_safe
-        {
+        if c.sparse_ratio > 0 && max > items.wrapping_mul(c.sparse_ratio) && max > c.sparse_safe {
             if !c.sparse_convert {
-                return Err(cannot(&Value::Table(t.clone()), "excessively sparse array"));
+                return Err(cannot(state, -1, "excessively sparse array"));
             }
             return Ok(None);
         }
@@ -867,10 +887,11 @@ fn hex_float(s: &[u8]) -> Option<(f64, usize)> {
     Some((v * 2f64.powi(scale), i))
 }
 
-/// A container being filled while decoding.
-enum Open {
-    Array { t: Table, next: usize },
-    Object { t: Table, key: Option<Vec<u8>> },
+/// A container being filled while decoding (the table is on the Lua
+/// stack, an object's pending key above it).
+enum Filling {
+    Array { next: i32 },
+    Object,
 }
 
 fn decode(lua: &Lua, cfg: &Cfg, args: Args) -> LibResult<MultiValue> {
@@ -892,129 +913,158 @@ fn decode(lua: &Lua, cfg: &Cfg, args: Args) -> LibResult<MultiValue> {
         pos: 0,
         decode_invalid_numbers: invalid,
     };
-    let parse_error = |exp: &str, t: &Token| {
-        let found = if t.kind == Tok::Error {
-            t.error
-        } else {
-            t.kind.name()
-        };
-        Raise::Msg(format!(
-            "Expected {exp} but found {found} at character {}",
-            t.index + 1
-        ))
-    };
-    let mut open: Vec<Open> = Vec::new();
-    // Lua stack slots the C parser would use: the argument, each open
-    // table, and each object's pending key.
-    let mut top = 1;
+    let arg = args.get(1).cloned().unwrap_or(Value::Nil);
+    on_stack(lua, MultiValue::from_iter([arg]), |state| {
+        // SAFETY: the parser pushes the decoded value and nothing else.
+        unsafe { parse(state, &mut p, max_depth) }?;
+        Ok(1)
+    })
+}
 
-    // Starts a value: a scalar, or a newly opened table (None).
-    let begin = |p: &mut Parser,
-                     open: &mut Vec<Open>,
-                     top: &mut usize,
-                     t: Token|
-     -> LibResult<Option<Value>> {
-        let (slots, array) = match t.kind {
-            Tok::String => return Ok(Some(Value::String(lua.create_string(&t.string)?))),
-            Tok::Number => return Ok(Some(Value::Number(t.number))),
-            Tok::Boolean => return Ok(Some(Value::Boolean(t.boolean))),
-            Tok::Null => return Ok(Some(null())),
-            Tok::ObjBegin => (3, false),
-            Tok::ArrBegin => (2, true),
-            _ => return Err(parse_error("value", &t)),
-        };
-        let depth = open.len() + 1;
-        if depth > max_depth || *top + slots > MAX_STACK {
-            return Err(Raise::Msg(format!(
-                "Found too many nested data structures ({depth}) at character {}",
-                p.pos
-            )));
+/// "Expected <exp> but found <token> at character <n>".
+fn parse_error(exp: &str, t: &Token) -> Raise {
+    let found = if t.kind == Tok::Error {
+        t.error
+    } else {
+        t.kind.name()
+    };
+    Raise::Msg(format!(
+        "Expected {exp} but found {found} at character {}",
+        t.index + 1
+    ))
+}
+
+/// Starts a value: pushes a scalar (true), or opens a table (false).
+///
+/// # Safety
+/// Pushes one value.
+unsafe fn begin(
+    state: *mut ffi::lua_State,
+    p: &Parser,
+    open: &mut Vec<Filling>,
+    max_depth: usize,
+    t: Token,
+) -> LibResult<bool> {
+    let (slots, array) = match t.kind {
+        Tok::String => {
+            ffi::lua_pushlstring(state, t.string.as_ptr() as *const c_char, t.string.len());
+            return Ok(true);
         }
-        let table = lua.create_table()?;
-        *top += 1;
-        open.push(if array {
-            Open::Array { t: table, next: 1 }
-        } else {
-            Open::Object {
-                t: table,
-                key: None,
-            }
-        });
-        Ok(None)
+        Tok::Number => {
+            ffi::lua_pushnumber(state, t.number);
+            return Ok(true);
+        }
+        Tok::Boolean => {
+            ffi::lua_pushboolean(state, c_int::from(t.boolean));
+            return Ok(true);
+        }
+        Tok::Null => {
+            ffi::lua_pushlightuserdata(state, std::ptr::null_mut());
+            return Ok(true);
+        }
+        Tok::ObjBegin => (3, false),
+        Tok::ArrBegin => (2, true),
+        _ => return Err(parse_error("value", &t)),
     };
+    let depth = open.len() + 1;
+    if depth > max_depth || ffi::lua_checkstack(state, slots) == 0 {
+        return Err(Raise::Msg(format!(
+            "Found too many nested data structures ({depth}) at character {}",
+            p.pos
+        )));
+    }
+    ffi::lua_newtable(state);
+    open.push(if array {
+        Filling::Array { next: 1 }
+    } else {
+        Filling::Object
+    });
+    Ok(false)
+}
 
+/// Reads an object key and its colon, pushes the key, and starts the
+/// value.
+///
+/// # Safety
+/// Pushes the key and the value's first slot.
+unsafe fn object_entry(
+    state: *mut ffi::lua_State,
+    p: &mut Parser,
+    open: &mut Vec<Filling>,
+    max_depth: usize,
+    t: Token,
+) -> LibResult<bool> {
+    if t.kind != Tok::String {
+        return Err(parse_error("object key string", &t));
+    }
+    ffi::lua_pushlstring(state, t.string.as_ptr() as *const c_char, t.string.len());
+    let colon = p.token();
+    if colon.kind != Tok::Colon {
+        return Err(parse_error("colon", &colon));
+    }
+    let t = p.token();
+    begin(state, p, open, max_depth, t)
+}
+
+/// Parses the whole input, leaving the value on the stack; tables nest
+/// with an explicit stack, using the Lua stack as the C parser does.
+///
+/// # Safety
+/// Pushes one value on success.
+unsafe fn parse(state: *mut ffi::lua_State, p: &mut Parser, max_depth: usize) -> LibResult<()> {
+    let mut open: Vec<Filling> = Vec::new();
     let first = p.token();
-    let mut current = begin(&mut p, &mut open, &mut top, first)?;
-    // `fresh` is true right after a table opens (before its first entry).
-    let mut fresh = current.is_none();
+    // `done`: the value on top is complete; otherwise a table was just
+    // opened and its first entry (or end) comes next.
+    let mut done = begin(state, p, &mut open, max_depth, first)?;
     loop {
-        let Some(value) = current.take() else {
-            // Expecting the first entry of the innermost table, or (not
-            // fresh) the entry after a comma.
+        if !done {
             let t = p.token();
-            let is_array = matches!(open.last(), Some(Open::Array { .. }));
-            let closes = if is_array { Tok::ArrEnd } else { Tok::ObjEnd };
-            if fresh && t.kind == closes {
-                current = Some(close(&mut open, &mut top));
-                fresh = false;
-                continue;
-            }
-            if is_array {
-                current = begin(&mut p, &mut open, &mut top, t)?;
-            } else {
-                if t.kind != Tok::String {
-                    return Err(parse_error("object key string", &t));
+            done = match open.last() {
+                Some(Filling::Array { .. }) if t.kind == Tok::ArrEnd => {
+                    open.pop();
+                    true
                 }
-                top += 1;
-                let colon = p.token();
-                if colon.kind != Tok::Colon {
-                    return Err(parse_error("colon", &colon));
+                Some(Filling::Object) if t.kind == Tok::ObjEnd => {
+                    open.pop();
+                    true
                 }
-                if let Some(Open::Object { key, .. }) = open.last_mut() {
-                    *key = Some(t.string);
-                }
-                let t = p.token();
-                current = begin(&mut p, &mut open, &mut top, t)?;
-            }
-            fresh = current.is_none();
+                Some(Filling::Array { .. }) => begin(state, p, &mut open, max_depth, t)?,
+                _ => object_entry(state, p, &mut open, max_depth, t)?,
+            };
             continue;
-        };
+        }
         let (closes, what) = match open.last_mut() {
             None => {
                 let t = p.token();
                 if t.kind != Tok::End {
                     return Err(parse_error("the end", &t));
                 }
-                return one(value);
+                return Ok(());
             }
-            Some(Open::Array { t, next }) => {
-                t.raw_set(*next, value)?;
+            Some(Filling::Array { next }) => {
+                ffi::lua_rawseti(state, -2, (*next).into());
                 *next += 1;
                 (Tok::ArrEnd, "comma or array end")
             }
-            Some(Open::Object { t, key }) => {
-                let k = lua.create_string(key.take().unwrap_or_default())?;
-                t.raw_set(k, value)?;
-                top -= 1;
+            Some(Filling::Object) => {
+                ffi::lua_rawset(state, -3);
                 (Tok::ObjEnd, "comma or object end")
             }
         };
         let t = p.token();
         if t.kind == closes {
-            current = Some(close(&mut open, &mut top));
-        } else if t.kind != Tok::Comma {
+            open.pop();
+            continue;
+        }
+        if t.kind != Tok::Comma {
             return Err(parse_error(what, &t));
         }
-        fresh = false;
-    }
-}
-
-/// Pops the innermost table as a finished value.
-fn close(open: &mut Vec<Open>, top: &mut usize) -> Value {
-    *top -= 1;
-    match open.pop() {
-        Some(Open::Array { t, .. } | Open::Object { t, .. }) => Value::Table(t),
-        None => Value::Nil,
+        let t = p.token();
+        done = match open.last() {
+            Some(Filling::Array { .. }) => begin(state, p, &mut open, max_depth, t)?,
+            _ => object_entry(state, p, &mut open, max_depth, t)?,
+        };
     }
 }
 
@@ -1043,7 +1093,7 @@ mod tests {
         for (n, want) in cases {
             assert_eq!(format_g(n, 14), want, "{n}");
         }
-        assert_eq!(format_g(3.14159, 3), "3.14");
+        assert_eq!(format_g(1.23456, 3), "1.23");
     }
 
     #[test]

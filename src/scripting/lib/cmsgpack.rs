@@ -1,9 +1,11 @@
 //! `cmsgpack`: lua-cmsgpack 0.4.0 as bundled in Redis 7.0 (`pack`,
 //! `unpack`, `unpack_one`, `unpack_limit`).
 
-use mlua::{Lua, MultiValue, Table, Value};
+use std::ffi::c_char;
 
-use super::{module_table, Args, LibResult, Raise};
+use mlua::{ffi, Lua, MultiValue, Table, Value};
+
+use super::{module_table, on_stack, stack_bytes, Args, LibResult, Raise, TWO_POW_63};
 
 pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     let t = module_table(
@@ -26,41 +28,51 @@ pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
 /// self-referencing tables).
 const MAX_NESTING: usize = 16;
 
-/// `LUAI_MAXCSTACK`: the most values one C function may keep on the Lua
-/// stack; unpacking fails where the C code's `luaL_checkstack` would.
-const MAX_STACK: usize = 8000;
-
 fn pack(lua: &Lua, a: MultiValue) -> LibResult<MultiValue> {
-    let args = Args::new(lua, a);
-    if args.len() == 0 {
+    if a.is_empty() {
         return Err(Raise::Arg(0, "MessagePack pack needs input.".into()));
     }
     let mut out = Vec::new();
-    for i in 1..=args.len() {
-        if let Some(v) = args.get(i) {
-            encode(&mut out, v, 0)?;
+    on_stack(lua, a, |state| {
+        // SAFETY: walks the arguments of this frame with balanced pushes.
+        unsafe {
+            let nargs = ffi::lua_gettop(state);
+            for i in 1..=nargs {
+                ffi::lua_pushvalue(state, i);
+                encode(state, &mut out, 0);
+            }
         }
-    }
+        Ok(0)
+    })?;
     super::one(Value::String(lua.create_string(&out)?))
 }
 
 /// C's `(int64_t)n == n` guard as x86-64 evaluates it.
 fn is_int64(n: f64) -> bool {
-    n.is_finite()
-        && (-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&n)
-        && n.trunc() == n
+    n.is_finite() && (-TWO_POW_63..TWO_POW_63).contains(&n) && n.trunc() == n
 }
 
-fn encode(out: &mut Vec<u8>, v: &Value, level: usize) -> LibResult<()> {
-    match v {
-        Value::String(s) => encode_bytes(out, &s.as_bytes()),
-        Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
-        Value::Integer(i) => encode_number(out, *i as f64),
-        Value::Number(n) => encode_number(out, *n),
-        Value::Table(t) if level < MAX_NESTING => encode_table(out, t, level)?,
+/// `mp_encode_lua_type`: encodes the value on top of the stack and pops it.
+///
+/// # Safety
+/// The stack must have a value on top.
+unsafe fn encode(state: *mut ffi::lua_State, out: &mut Vec<u8>, level: usize) {
+    let mut t = ffi::lua_type(state, -1);
+    if t == ffi::LUA_TTABLE && level == MAX_NESTING {
+        t = ffi::LUA_TNIL;
+    }
+    match t {
+        ffi::LUA_TSTRING => encode_bytes(out, stack_bytes(state, -1)),
+        ffi::LUA_TBOOLEAN => out.push(if ffi::lua_toboolean(state, -1) != 0 {
+            0xc3
+        } else {
+            0xc2
+        }),
+        ffi::LUA_TNUMBER => encode_number(out, ffi::lua_tonumber(state, -1)),
+        ffi::LUA_TTABLE => encode_table(state, out, level),
         _ => out.push(0xc0),
     }
-    Ok(())
+    ffi::lua_pop(state, 1);
 }
 
 fn encode_number(out: &mut Vec<u8>, n: f64) {
@@ -137,45 +149,60 @@ fn encode_header(out: &mut Vec<u8>, len: usize, fix: u8, wide: u8) {
     }
 }
 
-/// A table is an array when every key is a positive number equal to its
-/// C `int` and the largest key equals the number of keys (so the keys
-/// are exactly 1..n); the empty table is an empty array.
-fn encode_table(out: &mut Vec<u8>, t: &Table, level: usize) -> LibResult<()> {
-    let pairs: Vec<(Value, Value)> = t.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
-    let mut is_array = true;
-    let mut max: i32 = 0;
-    for (k, _) in &pairs {
-        let n = match k {
-            Value::Integer(i) => *i as f64,
-            Value::Number(n) => *n,
-            _ => {
-                is_array = false;
-                break;
-            }
-        };
-        if n <= 0.0 || f64::from(super::c_double_to_i32(n)) != n {
-            is_array = false;
-            break;
+/// `table_is_an_array`: every key is a positive number equal to its C
+/// `int`, and the largest key equals the number of keys (so the keys are
+/// exactly 1..n); the empty table is an empty array.
+///
+/// # Safety
+/// A table must be on top of the stack.
+unsafe fn is_array(state: *mut ffi::lua_State) -> bool {
+    let (mut count, mut max) = (0i64, 0i32);
+    ffi::lua_pushnil(state);
+    while ffi::lua_next(state, -2) != 0 {
+        ffi::lua_pop(state, 1);
+        let n = ffi::lua_tonumber(state, -1);
+        if ffi::lua_type(state, -1) != ffi::LUA_TNUMBER
+            || n <= 0.0
+            || f64::from(super::c_double_to_i32(n)) != n
+        {
+            ffi::lua_pop(state, 1);
+            return false;
         }
         if n > f64::from(max) {
             max = n as i32;
         }
+        count += 1;
     }
-    if is_array && max as usize == pairs.len() {
-        let len = t.raw_len();
+    i64::from(max) == count
+}
+
+/// # Safety
+/// A table must be on top of the stack; it stays there.
+unsafe fn encode_table(state: *mut ffi::lua_State, out: &mut Vec<u8>, level: usize) {
+    ffi::lua_checkstack(state, 3);
+    if is_array(state) {
+        let len = ffi::lua_objlen(state, -1);
         encode_header(out, len, 0x90, 0xdc);
-        for i in 1..=len {
-            let v: Value = t.get(i)?;
-            encode(out, &v, level + 1)?;
+        for j in 1..=len {
+            ffi::lua_pushnumber(state, j as f64);
+            ffi::lua_gettable(state, -2);
+            encode(state, out, level + 1);
         }
     } else {
-        encode_header(out, pairs.len(), 0x80, 0xde);
-        for (k, v) in &pairs {
-            encode(out, k, level + 1)?;
-            encode(out, v, level + 1)?;
+        let mut len = 0usize;
+        ffi::lua_pushnil(state);
+        while ffi::lua_next(state, -2) != 0 {
+            ffi::lua_pop(state, 1);
+            len += 1;
+        }
+        encode_header(out, len, 0x80, 0xde);
+        ffi::lua_pushnil(state);
+        while ffi::lua_next(state, -2) != 0 {
+            ffi::lua_pushvalue(state, -2);
+            encode(state, out, level + 1);
+            encode(state, out, level + 1);
         }
     }
-    Ok(())
 }
 
 fn unpack(lua: &Lua, a: MultiValue) -> LibResult<MultiValue> {
@@ -218,26 +245,38 @@ fn unpack_full(lua: &Lua, args: &Args, limit: i32, offset: i32) -> LibResult<Mul
     }
     let limit = if decode_all { i32::MAX } else { limit };
     let mut d = Decoder {
-        lua,
         data: &s,
         pos: offset as usize,
-        top: 1,
     };
-    let mut values = Vec::new();
-    let mut count = 0;
-    while d.pos < len && count < limit {
-        match d.value()? {
-            Ok(v) => values.push(v),
-            Err(Bad::Eof) => return Err(Raise::Msg("Missing bytes in input.".into())),
-            Err(Bad::Format) => return Err(Raise::Msg("Bad data format in input.".into())),
+    // The C function works with just the input string on its stack.
+    let input = Value::String(lua.create_string(&s)?);
+    on_stack(lua, MultiValue::from_iter([input]), |state| {
+        let mut count = 0;
+        while d.pos < len && count < limit {
+            // SAFETY: the decoder pushes exactly one value per call.
+            match unsafe { d.value(state)? } {
+                Ok(()) => {}
+                Err(Bad::Eof) => return Err(Raise::Msg("Missing bytes in input.".into())),
+                Err(Bad::Format) => return Err(Raise::Msg("Bad data format in input.".into())),
+            }
+            count += 1;
         }
-        count += 1;
-    }
-    if !decode_all {
-        let next = if d.pos == len { -1 } else { d.pos as i32 };
-        values.insert(0, Value::Integer(i64::from(next)));
-    }
-    Ok(MultiValue::from_iter(values))
+        if !decode_all {
+            let next = if d.pos == len { -1 } else { d.pos as i32 };
+            // SAFETY: plain stack manipulation within this frame.
+            unsafe {
+                if ffi::lua_checkstack(state, 1) == 0 {
+                    return Err(Raise::Msg(
+                        "stack overflow (in function mp_unpack_full)".into(),
+                    ));
+                }
+                ffi::lua_pushnumber(state, f64::from(next));
+                ffi::lua_insert(state, 2);
+            }
+            count += 1;
+        }
+        Ok(count)
+    })
 }
 
 /// Why decoding stopped (reported once the top-level value is abandoned).
@@ -246,43 +285,31 @@ enum Bad {
     Format,
 }
 
-/// A container being filled while decoding.
+/// A container being filled while decoding (the table itself is on the
+/// Lua stack).
 enum Open {
-    Array {
-        t: Table,
-        len: usize,
-        next: usize,
-    },
-    Map {
-        t: Table,
-        left: usize,
-        key: Option<Value>,
-    },
+    Array { len: usize, next: usize },
+    Map { left: usize, has_key: bool },
 }
 
 struct Decoder<'a> {
-    lua: &'a Lua,
     data: &'a [u8],
     pos: usize,
-    /// Slots the C decoder would hold on the Lua stack.
-    top: usize,
 }
 
 /// What one element header announced.
 enum Item {
-    Value(Value),
+    /// A scalar, already pushed.
+    Pushed,
     Array(usize),
     Map(usize),
 }
 
-impl Decoder<'_> {
-    fn check_stack(&self, what: &str) -> LibResult<()> {
-        if self.top + 1 > MAX_STACK {
-            return Err(Raise::Msg(format!("stack overflow ({what})")));
-        }
-        Ok(())
-    }
+fn stack_error(what: &str) -> Raise {
+    Raise::Msg(format!("stack overflow ({what})"))
+}
 
+impl Decoder<'_> {
     fn need(&self, n: usize) -> Result<(), Bad> {
         if self.data.len() - self.pos < n {
             Err(Bad::Eof)
@@ -297,88 +324,88 @@ impl Decoder<'_> {
             .fold(0, |acc, &b| (acc << 8) | u64::from(b))
     }
 
-    fn string(&mut self, head: usize, len: usize) -> LibResult<Result<Item, Bad>> {
-        if let Err(e) = self.need(head + len) {
-            return Ok(Err(e));
-        }
+    /// # Safety
+    /// Pushes one string.
+    unsafe fn string(
+        &mut self,
+        state: *mut ffi::lua_State,
+        head: usize,
+        len: usize,
+    ) -> Result<Item, Bad> {
+        self.need(head.saturating_add(len))?;
         let start = self.pos + head;
-        let s = self.lua.create_string(&self.data[start..start + len])?;
+        let bytes = &self.data[start..start + len];
+        ffi::lua_pushlstring(state, bytes.as_ptr() as *const c_char, len);
         self.pos = start + len;
-        Ok(Ok(Item::Value(Value::String(s))))
+        Ok(Item::Pushed)
     }
 
-    /// Reads one element header (and scalar payload).
-    fn item(&mut self) -> LibResult<Result<Item, Bad>> {
+    /// Reads one element header, pushing scalars.
+    ///
+    /// # Safety
+    /// Pushes at most one value.
+    unsafe fn item(&mut self, state: *mut ffi::lua_State) -> LibResult<Result<Item, Bad>> {
         if let Err(e) = self.need(1) {
             return Ok(Err(e));
         }
-        self.check_stack(
-            "too many return values at once; use unpack_one or unpack_limit instead.",
-        )?;
+        if ffi::lua_checkstack(state, 1) == 0 {
+            return Err(stack_error(
+                "too many return values at once; use unpack_one or unpack_limit instead.",
+            ));
+        }
         let c = self.data[self.pos];
-        let sized = |n: usize| -> Result<(), Bad> {
-            if self.data.len() - self.pos < n {
-                Err(Bad::Eof)
-            } else {
-                Ok(())
-            }
+        let num = match c {
+            0xcc | 0xd0 => 1,
+            0xcd | 0xd1 => 2,
+            0xce | 0xd2 | 0xca => 4,
+            0xcf | 0xd3 | 0xcb => 8,
+            _ => 0,
         };
-        let (num, width) = match c {
-            0xcc | 0xd0 => (1, 1),
-            0xcd | 0xd1 => (2, 1),
-            0xce | 0xd2 | 0xca => (4, 1),
-            0xcf | 0xd3 | 0xcb => (8, 1),
-            _ => (0, 0),
-        };
-        if width == 1 {
-            if let Err(e) = sized(1 + num) {
+        if num > 0 {
+            if let Err(e) = self.need(1 + num) {
                 return Ok(Err(e));
             }
             let raw = self.be(1, num);
             let n = match c {
-                0xcc | 0xcd | 0xce => raw as f64,
+                0xcc..=0xce => raw as f64,
                 0xd0 => f64::from(raw as u8 as i8),
                 0xd1 => f64::from(raw as u16 as i16),
                 0xd2 => f64::from(raw as u32 as i32),
                 0xca => f64::from(f32::from_bits(raw as u32)),
                 0xcb => f64::from_bits(raw),
+                // Redis's copy reads uint 64 as signed too.
                 _ => raw as i64 as f64,
             };
+            ffi::lua_pushnumber(state, n);
             self.pos += 1 + num;
-            return Ok(Ok(Item::Value(Value::Number(n))));
+            return Ok(Ok(Item::Pushed));
         }
-        let item = match c {
-            0xc0 => Item::Value(Value::Nil),
-            0xc2 => Item::Value(Value::Boolean(false)),
-            0xc3 => Item::Value(Value::Boolean(true)),
-            0xd9 | 0xda | 0xdb => {
-                let head = match c {
-                    0xd9 => 1,
-                    0xda => 2,
-                    _ => 4,
-                };
-                if let Err(e) = sized(1 + head) {
-                    return Ok(Err(e));
-                }
-                let len = self.be(1, head) as usize;
-                return self.string(1 + head, len);
+        let sized = |head: usize| -> Result<usize, Bad> {
+            self.need(1 + head)?;
+            Ok(self.be(1, head) as usize)
+        };
+        match c {
+            0xc0 => ffi::lua_pushnil(state),
+            0xc2 => ffi::lua_pushboolean(state, 0),
+            0xc3 => ffi::lua_pushboolean(state, 1),
+            0xd9..=0xdb => {
+                let head = 1 << (c - 0xd9);
+                return Ok(sized(head).and_then(|len| self.string(state, 1 + head, len)));
             }
-            0xdc | 0xdd | 0xde | 0xdf => {
+            0xdc..=0xdf => {
                 let head = if c == 0xdc || c == 0xde { 2 } else { 4 };
-                if let Err(e) = sized(1 + head) {
-                    return Ok(Err(e));
-                }
-                let len = self.be(1, head) as usize;
-                self.pos += 1 + head;
-                return Ok(Ok(if c <= 0xdd {
-                    Item::Array(len)
-                } else {
-                    Item::Map(len)
+                return Ok(sized(head).map(|len| {
+                    self.pos += 1 + head;
+                    if c <= 0xdd {
+                        Item::Array(len)
+                    } else {
+                        Item::Map(len)
+                    }
                 }));
             }
-            _ if c & 0x80 == 0 => Item::Value(Value::Number(f64::from(c))),
-            _ if c & 0xe0 == 0xe0 => Item::Value(Value::Number(f64::from(c as i8))),
-            _ if c & 0xe0 == 0xa0 => return self.string(1, usize::from(c & 0x1f)),
+            _ if c & 0x80 == 0 => ffi::lua_pushnumber(state, f64::from(c)),
+            _ if c & 0xe0 == 0xe0 => ffi::lua_pushnumber(state, f64::from(c as i8)),
+            _ if c & 0xe0 == 0xa0 => return Ok(self.string(state, 1, usize::from(c & 0x1f))),
             _ if c & 0xf0 == 0x90 => {
                 self.pos += 1;
                 return Ok(Ok(Item::Array(usize::from(c & 0x0f))));
@@ -388,86 +415,82 @@ impl Decoder<'_> {
                 return Ok(Ok(Item::Map(usize::from(c & 0x0f))));
             }
             _ => return Ok(Err(Bad::Format)),
-        };
+        }
         self.pos += 1;
-        Ok(Ok(item))
+        Ok(Ok(Item::Pushed))
     }
 
-    /// Decodes one complete value, nesting with an explicit stack (input
-    /// may nest thousands of levels deep).
-    fn value(&mut self) -> LibResult<Result<Value, Bad>> {
+    /// Decodes one complete value onto the stack, nesting with an
+    /// explicit stack (input may nest thousands of levels deep).
+    ///
+    /// # Safety
+    /// Pushes one value on success; on failure the caller discards the
+    /// stack.
+    unsafe fn value(&mut self, state: *mut ffi::lua_State) -> LibResult<Result<(), Bad>> {
         let mut open: Vec<Open> = Vec::new();
         loop {
-            if let Some(Open::Array { .. }) = open.last() {
-                self.check_stack("in function mp_decode_to_lua_array")?;
-                self.top += 1;
-            }
-            let mut done = match self.item()? {
-                Err(e) => return Ok(Err(e)),
-                Ok(Item::Value(v)) => {
-                    self.top += 1;
-                    v
+            if let Some(Open::Array { next, .. }) = open.last() {
+                if ffi::lua_checkstack(state, 1) == 0 {
+                    return Err(stack_error("in function mp_decode_to_lua_array"));
                 }
+                ffi::lua_pushnumber(state, *next as f64);
+            }
+            match self.item(state)? {
+                Err(e) => return Ok(Err(e)),
+                Ok(Item::Pushed) => {}
                 Ok(Item::Array(len)) => {
-                    self.top += 1;
-                    let t = self.lua.create_table()?;
+                    ffi::lua_newtable(state);
                     if len > 0 {
-                        open.push(Open::Array { t, len, next: 1 });
+                        open.push(Open::Array { len, next: 1 });
                         continue;
                     }
-                    Value::Table(t)
                 }
                 Ok(Item::Map(left)) => {
-                    self.top += 1;
-                    let t = self.lua.create_table()?;
+                    ffi::lua_newtable(state);
                     if left > 0 {
-                        open.push(Open::Map { t, left, key: None });
+                        open.push(Open::Map {
+                            left,
+                            has_key: false,
+                        });
                         continue;
                     }
-                    Value::Table(t)
                 }
-            };
+            }
             // Store the finished value in its container, closing every
             // container it completes.
             loop {
                 match open.last_mut() {
-                    None => return Ok(Ok(done)),
-                    Some(Open::Array { t, len, next }) => {
-                        t.raw_set(*next, done.clone())?;
-                        self.top -= 2;
+                    None => return Ok(Ok(())),
+                    Some(Open::Array { len, next }) => {
+                        ffi::lua_settable(state, -3);
                         *next += 1;
                         if *next <= *len {
                             break;
                         }
                     }
-                    Some(Open::Map { t, left, key }) => match key.take() {
-                        None => {
-                            *key = Some(done);
+                    Some(Open::Map { left, has_key }) => {
+                        if !*has_key {
+                            *has_key = true;
                             break;
                         }
-                        Some(k) => {
-                            match &k {
-                                Value::Nil => {
-                                    return Err(Raise::Plain("table index is nil".into()))
-                                }
-                                Value::Number(n) if n.is_nan() => {
-                                    return Err(Raise::Plain("table index is NaN".into()))
-                                }
-                                _ => {}
+                        // lua_settable raises these from inside the C
+                        // function, so without a position.
+                        match ffi::lua_type(state, -2) {
+                            ffi::LUA_TNIL => return Err(Raise::Plain("table index is nil".into())),
+                            ffi::LUA_TNUMBER if ffi::lua_tonumber(state, -2).is_nan() => {
+                                return Err(Raise::Plain("table index is NaN".into()))
                             }
-                            t.raw_set(k, done.clone())?;
-                            self.top -= 2;
-                            *left -= 1;
-                            if *left > 0 {
-                                break;
-                            }
+                            _ => {}
                         }
-                    },
+                        ffi::lua_settable(state, -3);
+                        *has_key = false;
+                        *left -= 1;
+                        if *left > 0 {
+                            break;
+                        }
+                    }
                 }
-                done = match open.pop() {
-                    Some(Open::Array { t, .. } | Open::Map { t, .. }) => Value::Table(t),
-                    None => return Ok(Ok(done)),
-                };
+                open.pop();
             }
         }
     }
@@ -504,10 +527,7 @@ mod tests {
             ("return cmsgpack.pack({})", "90"),
             ("return cmsgpack.pack({1, 2, {3}})", "9301029103"),
             ("return cmsgpack.pack({a = 1})", "81a16101"),
-            (
-                "return cmsgpack.pack({[1] = 1, [3] = 3})",
-                "8201010303",
-            ),
+            ("return cmsgpack.pack({[1] = 1, [3] = 3})", "8201010303"),
             (
                 "return cmsgpack.pack(string.rep('x', 40)):sub(1, 2)",
                 "d928",

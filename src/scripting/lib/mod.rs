@@ -171,6 +171,56 @@ unsafe extern "C-unwind" fn trampoline(state: *mut ffi::lua_State) -> c_int {
     ffi::lua_error(state)
 }
 
+/// Runs `body` on the raw Lua stack, inside a C frame of its own that
+/// holds `args` at indices 1..=n as the original C function's frame did,
+/// and returns the `Ok(count)` values `body` leaves on top.
+///
+/// The table walkers work at this level rather than through mlua values:
+/// every mlua value holds a slot of mlua's reference stack, which (like
+/// any Lua stack) is capped at 8000 slots, so holding the entries of a
+/// large table as mlua values fails. On the raw stack the libraries also
+/// hit `lua_checkstack` limits exactly where the C code does.
+pub(crate) fn on_stack<F>(lua: &Lua, args: MultiValue, body: F) -> LibResult<MultiValue>
+where
+    F: FnOnce(*mut ffi::lua_State) -> LibResult<c_int>,
+{
+    let mut outcome: LibResult<c_int> = Ok(0);
+    // SAFETY: `body` only uses the stack of the frame it is given; Lua API
+    // errors inside it (memory errors) unwind to `exec_raw`'s protected call.
+    let values: MultiValue = unsafe {
+        lua.exec_raw(args, |state| {
+            let r = body(state);
+            let top = ffi::lua_gettop(state);
+            match r {
+                Ok(n) => {
+                    let n = n.min(top);
+                    for _ in 0..top - n {
+                        ffi::lua_remove(state, 1);
+                    }
+                }
+                Err(_) => ffi::lua_settop(state, 0),
+            }
+            outcome = r;
+        })?
+    };
+    outcome.map(|_| values)
+}
+
+/// The bytes of the string (or number, converted in place) at `idx`.
+///
+/// # Safety
+/// `idx` must be a valid index holding a string or a number, and the
+/// returned slice must not outlive that stack slot.
+pub(crate) unsafe fn stack_bytes<'a>(state: *mut ffi::lua_State, idx: c_int) -> &'a [u8] {
+    let mut len = 0usize;
+    let p = ffi::lua_tolstring(state, idx, &mut len);
+    if p.is_null() {
+        &[]
+    } else {
+        std::slice::from_raw_parts(p as *const u8, len)
+    }
+}
+
 /// Lua's name for the type of `v`, as `lua_typename` gives it.
 pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {
@@ -270,10 +320,13 @@ impl<'a> Args<'a> {
     }
 }
 
+/// 2^63, the first double outside `i64`.
+pub(crate) const TWO_POW_63: f64 = (1u64 << 63) as f64;
+
 /// C's `(long)d` on x86-64: truncation, with the "integer indefinite"
 /// value for NaN and out-of-range doubles.
 pub(crate) fn c_double_to_i64(d: f64) -> i64 {
-    if d.is_nan() || d >= 9.223_372_036_854_775_808e18 || d < -9.223_372_036_854_775_808e18 {
+    if !(-TWO_POW_63..TWO_POW_63).contains(&d) {
         i64::MIN
     } else {
         d as i64
@@ -289,11 +342,11 @@ pub(crate) fn c_double_to_i32(d: f64) -> i32 {
     }
 }
 
+/// A library function body.
+pub(crate) type LibFn = fn(&Lua, MultiValue) -> LibResult<MultiValue>;
+
 /// Builds a module table of library functions.
-pub(crate) fn module_table(
-    lua: &Lua,
-    fns: &[(&str, fn(&Lua, MultiValue) -> LibResult<MultiValue>)],
-) -> mlua::Result<Table> {
+pub(crate) fn module_table(lua: &Lua, fns: &[(&str, LibFn)]) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     for (name, f) in fns {
         t.set(*name, lib_fn(lua, *f)?)?;

@@ -5,7 +5,7 @@
 
 use mlua::{Lua, MultiValue, Table, Value};
 
-use super::{c_double_to_i64, module_table, one, Args, LibResult, Raise};
+use super::{c_double_to_i64, module_table, one, Args, LibResult, Raise, TWO_POW_63};
 
 pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
     module_table(lua, &[("pack", pack), ("unpack", unpack), ("size", size)])
@@ -133,10 +133,10 @@ fn is_int_opt(opt: u8) -> bool {
 
 /// C's `(unsigned long)d` as gcc compiles it on x86-64.
 fn c_double_to_u64(d: f64) -> u64 {
-    if d < 9.223_372_036_854_775_808e18 {
+    if d < TWO_POW_63 {
         c_double_to_i64(d) as u64
     } else {
-        (c_double_to_i64(d - 9.223_372_036_854_775_808e18) as u64) ^ (1 << 63)
+        (c_double_to_i64(d - TWO_POW_63) as u64) ^ (1 << 63)
     }
 }
 
@@ -263,10 +263,11 @@ fn unpack(lua: &Lua, a: MultiValue) -> LibResult<MultiValue> {
     let fmt_bytes = args.check_bytes(1)?;
     let data = args.check_bytes(2)?;
     let ld = data.len();
-    let mut pos = (args.opt_integer(3, 1)? as usize).wrapping_sub(1);
-    if pos > ld {
+    let pos = args.opt_integer(3, 1)?.wrapping_sub(1);
+    if pos < 0 {
         return Err(Raise::Arg(3, "offset must be 1 or greater".into()));
     }
+    let mut pos = pos as usize;
     let mut fmt = Format::new(&fmt_bytes);
     let mut h = Header::new();
     let mut out: Vec<Value> = Vec::new();
