@@ -1184,6 +1184,11 @@ mod tests {
                 "return #cjson.decode('[' .. string.rep('[', 998) .. string.rep(']', 999))",
                 "1",
             ),
+            (
+                "local t = {} for i = 1, 20000 do t['k' .. i] = {i} end \
+                 local u = cjson.decode(cjson.encode(t)) return u.k77[1] + u.k20000[1]",
+                "20077",
+            ),
         ];
         for (code, want) in cases {
             assert_eq!(eval(&lua, code), want, "{code}");
