@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::ctx::{Action, ReplyMode};
 use super::{c_str, flags, ClientState, Command, Ctx};
 use crate::protocol::reply::Reply;
+use crate::scripting::Engine;
 use crate::server::{tracking, Server};
 use crate::util::time::{now_ms, now_us};
 
@@ -105,6 +106,11 @@ pub fn execute(
                 b"ERR Replica can't interact with the keyspace",
             );
         }
+        Ok(cmd) if server.scripting.busy() && !Engine::allowed_while_busy(cmd, args) => {
+            flag_transaction(client);
+            let msg = server.scripting.busy_error().as_bytes();
+            reply_error(server, client, out, msg);
+        }
         Ok(cmd) if client.multi.is_some() && !runs_inside_multi(cmd) => {
             if let Some(multi) = client.multi.as_mut() {
                 multi.queue(args);
@@ -128,15 +134,37 @@ pub fn execute(
     cmd
 }
 
-/// Runs a resolved command under the keyspace gate.
+/// How long a command waits for the keyspace gate before checking again
+/// whether the script holding it became busy.
+const GATE_POLL: Duration = Duration::from_millis(10);
+
+/// Runs a resolved command under the keyspace gate. While a script is
+/// busy (it holds the gate past `busy-reply-threshold`) the command is
+/// answered BUSY, or runs without the gate when it is one of the few
+/// commands allowed then (SCRIPT KILL, SHUTDOWN NOSAVE, …): never wait
+/// for a script that may not end.
 fn run(server: &Server, client: &mut ClientState, out: &mut Reply, cmd: &Command, args: &[&[u8]]) {
     let gate = &server.keyspace.gate;
-    if cmd.has(flags::EXCLUSIVE) {
-        let _exclusive = gate.write();
-        invoke(server, client, out, cmd, args);
-    } else {
-        let _shared = gate.read();
-        invoke(server, client, out, cmd, args);
+    let exclusive = cmd.has(flags::EXCLUSIVE);
+    loop {
+        if server.scripting.busy() {
+            if Engine::allowed_while_busy(cmd, args) {
+                invoke(server, client, out, cmd, args);
+            } else {
+                let msg = server.scripting.busy_error().as_bytes();
+                reply_error(server, client, out, msg);
+            }
+            return;
+        }
+        if exclusive {
+            if let Some(_exclusive) = gate.try_write_for(GATE_POLL) {
+                invoke(server, client, out, cmd, args);
+                return;
+            }
+        } else if let Some(_shared) = gate.try_read_for(GATE_POLL) {
+            invoke(server, client, out, cmd, args);
+            return;
+        }
     }
 }
 

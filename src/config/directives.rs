@@ -511,4 +511,26 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
     },
+    Directive {
+        name: "busy-reply-threshold",
+        default: "5000",
+        access: Access::Mutable,
+        doc: "Milliseconds a script may run before other clients get BUSY replies and SCRIPT KILL / FUNCTION KILL may stop it; 0 never.",
+        get: |c| c.busy_reply_threshold.to_string(),
+        set: |c, v| {
+            c.busy_reply_threshold = parse_int(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "lua-time-limit",
+        default: "5000",
+        access: Access::Mutable,
+        doc: "Alias of busy-reply-threshold.",
+        get: |c| c.busy_reply_threshold.to_string(),
+        set: |c, v| {
+            c.busy_reply_threshold = parse_int(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+    },
 ];

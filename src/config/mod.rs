@@ -71,6 +71,9 @@ pub struct Config {
     pub latency_tracking: bool,
     /// `latency-tracking-info-percentiles` shown by `INFO latencystats`.
     pub latency_tracking_info_percentiles: Vec<f64>,
+    /// `busy-reply-threshold` (alias `lua-time-limit`) in ms: how long a
+    /// script runs before other clients get BUSY (0 = never).
+    pub busy_reply_threshold: u64,
     /// The file the configuration was loaded from, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -158,6 +161,7 @@ impl Default for Config {
             latency_monitor_threshold: 0,
             latency_tracking: false,
             latency_tracking_info_percentiles: Vec::new(),
+            busy_reply_threshold: 0,
             config_file: None,
         };
         for d in DIRECTIVES {

@@ -1,3 +1,528 @@
-//! Lua scripting.
+//! The scripting engine: one Lua 5.1 VM set up as Redis sets up its own
+//! (libraries, the `redis` table, protected globals), the EVAL script cache,
+//! the function libraries, and the state other connections consult while a
+//! script runs (BUSY replies, SCRIPT KILL / FUNCTION KILL).
+//!
+//! Scripts run inline on the calling connection's thread with the keyspace
+//! gate held exclusively (like EXEC). A count hook checks the clock; once a
+//! script passes `busy-reply-threshold` the server is marked busy, other
+//! connections answer BUSY instead of waiting for the gate, and the hook
+//! hands the runtime's worker core to another thread so they keep being
+//! served.
 
+mod call;
+mod convert;
+pub mod functions;
 pub mod lib;
+pub mod payload;
+mod rand;
+mod vm;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mlua::{Function, Value};
+use parking_lot::Mutex;
+
+use crate::command::{CmdError, CmdResult, Command, Ctx};
+pub use functions::Libraries;
+use vm::Vm;
+
+/// The BUSY error while an EVAL script runs too long.
+pub const BUSY_EVAL: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// The BUSY error while a function runs too long.
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+
+/// Script flags from a `#!lua flags=…` shebang or `register_function`.
+pub mod script_flags {
+    /// `no-writes`: the script may not call write commands.
+    pub const NO_WRITES: u32 = 1 << 0;
+    /// `allow-oom`.
+    pub const ALLOW_OOM: u32 = 1 << 1;
+    /// `allow-stale`.
+    pub const ALLOW_STALE: u32 = 1 << 2;
+    /// `no-cluster`.
+    pub const NO_CLUSTER: u32 = 1 << 3;
+    /// `allow-cross-slot-keys`.
+    pub const ALLOW_CROSS_SLOT: u32 = 1 << 4;
+    /// No shebang: a pre-7.0 script (Redis's compatibility mode).
+    pub const EVAL_COMPAT: u32 = 1 << 5;
+
+    /// Flag names in Redis's order (for FUNCTION LIST).
+    pub const NAMES: [(&str, u32); 5] = [
+        ("no-writes", NO_WRITES),
+        ("allow-oom", ALLOW_OOM),
+        ("allow-stale", ALLOW_STALE),
+        ("no-cluster", NO_CLUSTER),
+        ("allow-cross-slot-keys", ALLOW_CROSS_SLOT),
+    ];
+
+    /// The bit of a flag name.
+    pub fn parse(name: &[u8]) -> Option<u32> {
+        NAMES
+            .iter()
+            .find(|(n, _)| n.as_bytes() == name)
+            .map(|&(_, bit)| bit)
+    }
+}
+
+/// An error raised inside Lua by ferrokv's own functions.
+#[derive(Debug)]
+pub(crate) enum ScriptError {
+    /// A Redis error table: the text carries its code (`ERR …`).
+    Table(String),
+    /// A plain Lua error message (already prefixed with its position).
+    Plain(String),
+}
+
+impl std::fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScriptError::Table(s) | ScriptError::Plain(s) => f.write_str(s),
+        }
+    }
+}
+
+impl std::error::Error for ScriptError {}
+
+/// What is running, shared with other connections (SCRIPT KILL,
+/// FUNCTION STATS, BUSY checks), so it lives outside the VM lock.
+#[derive(Default)]
+pub struct RunState {
+    running: AtomicBool,
+    busy: AtomicBool,
+    kill: AtomicBool,
+    wrote: AtomicBool,
+    eval: AtomicBool,
+    threshold_ms: AtomicU64,
+    handed_off_at: Mutex<Option<Instant>>,
+    current: Mutex<Option<Running>>,
+    rand: rand::Rand48,
+}
+
+/// The running script or function, for FUNCTION STATS.
+struct Running {
+    started: Instant,
+    name: String,
+    argv: Vec<Vec<u8>>,
+}
+
+impl RunState {
+    fn start(&self, eval: bool, threshold_ms: u64, name: String, argv: Vec<Vec<u8>>) {
+        *self.current.lock() = Some(Running {
+            started: Instant::now(),
+            name,
+            argv,
+        });
+        self.threshold_ms.store(threshold_ms, Ordering::Relaxed);
+        self.eval.store(eval, Ordering::Relaxed);
+        self.wrote.store(false, Ordering::Relaxed);
+        self.kill.store(false, Ordering::Relaxed);
+        self.running.store(true, Ordering::Release);
+    }
+
+    fn finish(&self) {
+        self.running.store(false, Ordering::Release);
+        self.busy.store(false, Ordering::Release);
+        self.kill.store(false, Ordering::Relaxed);
+        *self.current.lock() = None;
+    }
+
+    /// Called by the Lua count hook: detects slow scripts and kill requests.
+    fn check(&self) -> mlua::Result<()> {
+        if self.kill.load(Ordering::Relaxed) {
+            return Err(mlua::Error::external(ScriptError::Table(
+                "ERR Script killed by user with SCRIPT KILL...".into(),
+            )));
+        }
+        if !self.busy.load(Ordering::Relaxed) {
+            let limit = self.threshold_ms.load(Ordering::Relaxed);
+            let elapsed = self
+                .current
+                .lock()
+                .as_ref()
+                .map_or(Duration::ZERO, |r| r.started.elapsed());
+            if limit == 0 || elapsed < Duration::from_millis(limit) {
+                return Ok(());
+            }
+            tracing::warn!(
+                "Slow script detected: still in execution after {} milliseconds. \
+                 You can try killing the script using the SCRIPT KILL command.",
+                elapsed.as_millis()
+            );
+            self.busy.store(true, Ordering::Release);
+        }
+        self.hand_off();
+        Ok(())
+    }
+
+    /// Lets the async runtime move its worker core to another thread while
+    /// this one is stuck in a slow script, so other connections are served
+    /// (and get BUSY). Retried now and then in case the core came back.
+    fn hand_off(&self) {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        let mut last = self.handed_off_at.lock();
+        if last.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) {
+            return;
+        }
+        *last = Some(Instant::now());
+        drop(last);
+        let multi_thread =
+            Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+        if multi_thread {
+            // The pause gives the runtime's new worker thread time to take
+            // over the core before this thread would reclaim it.
+            tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(2)));
+        }
+    }
+
+    /// Next `math.random` draw.
+    pub(crate) fn random(&self) -> f64 {
+        self.rand.next_f64()
+    }
+
+    /// `math.randomseed`.
+    pub(crate) fn seed(&self, seed: i32) {
+        self.rand.seed(seed);
+    }
+
+    /// Records that the running script called a write command (it can no
+    /// longer be killed).
+    pub(crate) fn mark_written(&self) {
+        self.wrote.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A cached EVAL script.
+struct Script {
+    func: Function,
+    flags: u32,
+}
+
+/// How a script is invoked.
+#[derive(Clone, Copy)]
+pub struct RunOptions {
+    /// EVAL family (else FCALL).
+    pub eval: bool,
+    /// `EVAL_RO`/`EVALSHA_RO`/`FCALL_RO`.
+    pub read_only: bool,
+}
+
+/// The scripting engine of a server.
+pub struct Engine {
+    vm: Mutex<Vm>,
+    state: Arc<RunState>,
+    scripts: Mutex<HashMap<String, Script>>,
+    /// Bytes of cached script bodies (`used_memory_scripts_eval`).
+    scripts_bytes: AtomicUsize,
+    /// Function libraries.
+    pub libraries: Mutex<Libraries>,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Engine {
+    /// Creates the VM.
+    pub fn new() -> Self {
+        let state = Arc::new(RunState::default());
+        let vm = Vm::new(state.clone()).expect("the Lua VM initialises");
+        Self {
+            vm: Mutex::new(vm),
+            state,
+            scripts: Mutex::new(HashMap::new()),
+            scripts_bytes: AtomicUsize::new(0),
+            libraries: Mutex::new(Libraries::default()),
+        }
+    }
+
+    /// Whether a script passed the busy threshold and still runs.
+    #[inline]
+    pub fn busy(&self) -> bool {
+        self.state.busy.load(Ordering::Acquire)
+    }
+
+    /// The BUSY error for the script running now.
+    pub fn busy_error(&self) -> &'static str {
+        if self.state.eval.load(Ordering::Relaxed) {
+            BUSY_EVAL
+        } else {
+            BUSY_FUNCTION
+        }
+    }
+
+    /// Whether `cmd` may run while a script is busy (Redis's `allow-busy`
+    /// commands; SHUTDOWN only with NOSAVE).
+    pub fn allowed_while_busy(cmd: &Command, args: &[&[u8]]) -> bool {
+        match cmd.name.as_str() {
+            "auth" | "hello" | "quit" | "reset" | "replconf" | "discard" | "multi" | "unwatch"
+            | "watch" | "script|kill" | "function|kill" | "function|stats" => true,
+            "shutdown" => args[1..]
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(b"nosave")),
+            _ => false,
+        }
+    }
+
+    /// SCRIPT KILL (`eval`) or FUNCTION KILL.
+    pub fn kill(&self, eval: bool) -> CmdResult {
+        let st = &self.state;
+        if !st.running.load(Ordering::Acquire) || !st.busy.load(Ordering::Acquire) {
+            return Err(CmdError::err("NOTBUSY No scripts in execution right now."));
+        }
+        if st.wrote.load(Ordering::Relaxed) {
+            return Err(CmdError::err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."));
+        }
+        if st.eval.load(Ordering::Relaxed) != eval {
+            return Err(CmdError::err(self.busy_error()));
+        }
+        st.kill.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// The running function for FUNCTION STATS: name, argv, elapsed ms.
+    /// `Err` when an EVAL script is busy (FUNCTION STATS is refused then).
+    pub fn running_function(&self) -> Result<Option<(String, Vec<Vec<u8>>, u128)>, CmdError> {
+        let st = &self.state;
+        if !st.running.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        if st.eval.load(Ordering::Relaxed) {
+            return Err(CmdError::err(BUSY_EVAL));
+        }
+        Ok(st
+            .current
+            .lock()
+            .as_ref()
+            .map(|r| (r.name.clone(), r.argv.clone(), r.started.elapsed().as_millis())))
+    }
+
+    /// Bytes used by the Lua VM (`used_memory_lua`).
+    pub fn lua_memory(&self) -> usize {
+        self.vm.lock().lua.used_memory()
+    }
+
+    /// Number of cached EVAL scripts.
+    pub fn cached_scripts(&self) -> usize {
+        self.scripts.lock().len()
+    }
+
+    /// Bytes of cached EVAL script bodies.
+    pub fn scripts_memory(&self) -> usize {
+        self.scripts_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Compiles `body` into the cache unless present; returns its SHA1.
+    pub fn load_script(&self, body: &[u8]) -> Result<String, CmdError> {
+        let sha = sha1_smol::Sha1::from(body).digest().to_string();
+        if self.scripts.lock().contains_key(&sha) {
+            return Ok(sha);
+        }
+        let flags = parse_shebang(body)?;
+        let func = self.vm.lock().compile_eval(body).map_err(|msg| {
+            CmdError::msg(format!("ERR Error compiling script (new function): {msg}"))
+        })?;
+        self.scripts_bytes.fetch_add(body.len(), Ordering::Relaxed);
+        self.scripts.lock().insert(sha.clone(), Script { func, flags });
+        Ok(sha)
+    }
+
+    /// Whether the cache holds `sha` (SCRIPT EXISTS).
+    pub fn script_exists(&self, sha: &[u8]) -> bool {
+        let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+        self.scripts.lock().contains_key(&sha)
+    }
+
+    /// Empties the script cache (SCRIPT FLUSH).
+    pub fn flush_scripts(&self) {
+        self.scripts.lock().clear();
+        self.scripts_bytes.store(0, Ordering::Relaxed);
+        self.vm.lock().lua.gc_collect().ok();
+    }
+
+    /// EVAL / EVALSHA: `script` is the body, or the SHA1 when `by_sha`.
+    pub fn eval(
+        &self,
+        ctx: &mut Ctx,
+        script: &[u8],
+        by_sha: bool,
+        read_only: bool,
+        args: &[&[u8]],
+    ) -> CmdResult {
+        let (keys, argv) = split_keys(args)?;
+        let sha = if by_sha {
+            let sha = String::from_utf8_lossy(script).to_ascii_lowercase();
+            if !self.scripts.lock().contains_key(&sha) {
+                return Err(CmdError::err(
+                    "NOSCRIPT No matching script. Please use EVAL.",
+                ));
+            }
+            sha
+        } else {
+            self.load_script(script)?
+        };
+        let (func, sflags) = {
+            let scripts = self.scripts.lock();
+            let s = scripts
+                .get(&sha)
+                .ok_or(CmdError::err("NOSCRIPT No matching script. Please use EVAL."))?;
+            (s.func.clone(), s.flags)
+        };
+        let opts = RunOptions {
+            eval: true,
+            read_only: read_only || sflags & script_flags::NO_WRITES != 0,
+        };
+        self.run(ctx, &func, &sha, opts, keys, argv, args)
+    }
+
+    /// Runs a compiled script or function and writes its reply.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run(
+        &self,
+        ctx: &mut Ctx,
+        func: &Function,
+        name: &str,
+        opts: RunOptions,
+        keys: &[&[u8]],
+        argv: &[&[u8]],
+        full_args: &[&[u8]],
+    ) -> CmdResult {
+        let threshold = ctx.server.config.read().busy_reply_threshold;
+        let mut vm = self.vm.lock();
+        let was_in_exec = ctx.client.in_exec;
+        let saved_db = ctx.client.db;
+        ctx.client.in_exec = true;
+        self.state.start(
+            opts.eval,
+            threshold,
+            name.to_string(),
+            full_args.iter().map(|a| a.to_vec()).collect(),
+        );
+        let mut call = call::Call {
+            server: ctx.server,
+            client: &mut *ctx.client,
+            resp3: false,
+            read_only: opts.read_only,
+            state: &self.state,
+        };
+        let result = call::enter(&mut call, || vm.invoke(opts.eval, func, keys, argv));
+        let script_resp3 = call.resp3;
+        self.state.finish();
+        ctx.client.db = saved_db;
+        ctx.client.in_exec = was_in_exec;
+        let outcome = match result {
+            Ok((true, value)) => {
+                convert::lua_to_reply(ctx.out, &value, script_resp3);
+                Ok(())
+            }
+            Ok((false, err)) => Err(error_reply(&err, name)),
+            Err(e) => Err(CmdError::msg(format!(
+                "ERR Error running script {name}, {:.100}",
+                e.to_string()
+            ))),
+        };
+        vm.step_gc();
+        drop(vm);
+        if !was_in_exec {
+            crate::commands::transaction::serve_ready_keys(ctx);
+        }
+        outcome
+    }
+
+    /// Runs `f` with the VM (function libraries compile into it).
+    pub(crate) fn with_vm<R>(&self, f: impl FnOnce(&mut Vm) -> R) -> R {
+        f(&mut self.vm.lock())
+    }
+}
+
+/// Formats the error a failed script returns, as Redis 7.0 does:
+/// `<err> script: <name>, on <source>:<line>.`
+fn error_reply(err: &Value, name: &str) -> CmdError {
+    let Value::Table(t) = err else {
+        return CmdError::msg(format!("ERR Error running script {name}, execution failure"));
+    };
+    let text = |field: &str| match t.raw_get::<Value>(field) {
+        Ok(Value::String(s)) => Some(s.to_string_lossy()),
+        Ok(Value::Integer(i)) => Some(i.to_string()),
+        Ok(Value::Number(n)) => Some(crate::util::num::format_g17(n)),
+        _ => None,
+    };
+    let msg = text("err").unwrap_or_default();
+    match (text("source"), text("line")) {
+        (Some(source), Some(line)) => {
+            CmdError::msg(format!("{msg} script: {name}, on {source}:{line}."))
+        }
+        _ => CmdError::msg(msg),
+    }
+}
+
+/// Splits `numkeys key… arg…` (from `args[2]` on) into keys and arguments.
+pub fn split_keys<'a, 'b>(args: &'b [&'a [u8]]) -> Result<(&'b [&'a [u8]], &'b [&'a [u8]]), CmdError> {
+    let n = crate::commands::args::int(args[2])?;
+    if n < 0 {
+        return Err(CmdError::err("ERR Number of keys can't be negative"));
+    }
+    let rest = &args[3..];
+    if n as u64 > rest.len() as u64 {
+        return Err(CmdError::err(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    Ok(rest.split_at(n as usize))
+}
+
+/// Reads the flags of an EVAL script's `#!lua` shebang line.
+fn parse_shebang(body: &[u8]) -> Result<u32, CmdError> {
+    if !body.starts_with(b"#!") {
+        return Ok(script_flags::EVAL_COMPAT);
+    }
+    let Some(end) = body.iter().position(|&c| c == b'\n') else {
+        return Err(CmdError::err("ERR Invalid script shebang"));
+    };
+    let line = String::from_utf8_lossy(&body[..end]);
+    let mut parts = line.split_whitespace();
+    let engine = parts.next().unwrap_or("");
+    if engine != "#!lua" {
+        return Err(CmdError::msg(format!(
+            "ERR Unexpected engine in script shebang: {engine}"
+        )));
+    }
+    let mut flags = 0;
+    for part in parts {
+        let Some(list) = part.strip_prefix("flags=") else {
+            return Err(CmdError::msg(format!(
+                "ERR Unknown lua shebang option: {part}"
+            )));
+        };
+        for name in list.split(',').filter(|n| !n.is_empty()) {
+            flags |= script_flags::parse(name.as_bytes()).ok_or_else(|| {
+                CmdError::msg(format!("ERR Unexpected flag in script shebang: {name}"))
+            })?;
+        }
+    }
+    Ok(flags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shebang_flags() {
+        assert_eq!(parse_shebang(b"return 1").unwrap(), script_flags::EVAL_COMPAT);
+        assert_eq!(
+            parse_shebang(b"#!lua flags=no-writes,allow-oom\nreturn 1").unwrap(),
+            script_flags::NO_WRITES | script_flags::ALLOW_OOM
+        );
+        assert!(parse_shebang(b"#!lua flags=nope\n").is_err());
+        assert!(parse_shebang(b"#!py\n").is_err());
+        assert!(parse_shebang(b"#!lua").is_err());
+    }
+}

@@ -71,6 +71,8 @@ pub struct Server {
     pub started: Instant,
     /// Random 40-hex-digit id of this run.
     pub run_id: String,
+    /// Lua scripts and functions.
+    pub scripting: crate::scripting::Engine,
     /// The TCP port actually listened on.
     pub tcp_port: AtomicU16,
     /// Unix time (s) of the last successful save (start time until then).
@@ -136,6 +138,7 @@ impl Server {
             latency,
             started: Instant::now(),
             run_id: new_run_id(),
+            scripting: crate::scripting::Engine::new(),
             tcp_port: AtomicU16::new(0),
             lastsave: AtomicU64::new(now_ms() / 1000),
             shutdown: Notify::new(),
@@ -291,8 +294,20 @@ pub async fn run(config: Config) -> Result<(), String> {
     tokio::spawn(cron::run(server.clone()));
     tracing::info!("Ready to accept connections tcp");
     wait_for_shutdown(&server).await;
-    // Wait for every in-flight command to finish before exiting.
-    let _gate = server.keyspace.gate.write();
+    // Wait for every in-flight command to finish before exiting, except a
+    // script stuck past its busy threshold (SHUTDOWN NOSAVE abandons it).
+    let _gate = loop {
+        if server.scripting.busy() {
+            break None;
+        }
+        if let Some(g) = server
+            .keyspace
+            .gate
+            .try_write_for(std::time::Duration::from_millis(10))
+        {
+            break Some(g);
+        }
+    };
     tracing::info!("ferrokv is now ready to exit, bye bye...");
     Ok(())
 }

@@ -2,8 +2,9 @@
 //! plus the configuration functions; each module instance (`cjson` and
 //! every `cjson.new()`) has its own configuration, as in the C library.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use std::ffi::{c_char, c_int};
 
@@ -41,7 +42,9 @@ impl Default for Config {
     }
 }
 
-type Cfg = Rc<RefCell<Config>>;
+/// Shared by the functions of one module instance (the VM may move
+/// between threads, so it is `Send`).
+type Cfg = Arc<Mutex<Config>>;
 
 /// `cjson.null`: the NULL light userdata.
 fn null() -> Value {
@@ -49,7 +52,7 @@ fn null() -> Value {
 }
 
 pub(crate) fn module(lua: &Lua) -> mlua::Result<Table> {
-    let cfg: Cfg = Rc::new(RefCell::new(Config::default()));
+    let cfg: Cfg = Arc::new(Mutex::new(Config::default()));
     let t = lua.create_table()?;
     type Body = fn(&Lua, &Cfg, Args) -> LibResult<MultiValue>;
     let fns: [(&str, Body); 9] = [
@@ -156,7 +159,7 @@ fn bool_option(lua: &Lua, args: &Args, i: usize, setting: &mut bool) -> LibResul
 
 fn cfg_sparse_array(lua: &Lua, cfg: &Cfg, args: Args) -> LibResult<MultiValue> {
     arg_init(&args, 3)?;
-    let mut c = cfg.borrow_mut();
+    let mut c = cfg.lock();
     let convert = bool_option(lua, &args, 1, &mut c.sparse_convert)?;
     let ratio = integer_option(&args, 2, &mut c.sparse_ratio, 0, i32::MAX)?;
     let safe = integer_option(&args, 3, &mut c.sparse_safe, 0, i32::MAX)?;
@@ -168,7 +171,7 @@ fn cfg_encode_max_depth(_: &Lua, cfg: &Cfg, args: Args) -> LibResult<MultiValue>
     one(integer_option(
         &args,
         1,
-        &mut cfg.borrow_mut().encode_max_depth,
+        &mut cfg.lock().encode_max_depth,
         1,
         i32::MAX,
     )?)
@@ -179,7 +182,7 @@ fn cfg_decode_max_depth(_: &Lua, cfg: &Cfg, args: Args) -> LibResult<MultiValue>
     one(integer_option(
         &args,
         1,
-        &mut cfg.borrow_mut().decode_max_depth,
+        &mut cfg.lock().decode_max_depth,
         1,
         i32::MAX,
     )?)
@@ -190,7 +193,7 @@ fn cfg_precision(_: &Lua, cfg: &Cfg, args: Args) -> LibResult<MultiValue> {
     one(integer_option(
         &args,
         1,
-        &mut cfg.borrow_mut().precision,
+        &mut cfg.lock().precision,
         1,
         14,
     )?)
@@ -202,13 +205,13 @@ fn cfg_keep_buffer(lua: &Lua, cfg: &Cfg, args: Args) -> LibResult<MultiValue> {
         lua,
         &args,
         1,
-        &mut cfg.borrow_mut().keep_buffer,
+        &mut cfg.lock().keep_buffer,
     )?)
 }
 
 fn cfg_encode_invalid(lua: &Lua, cfg: &Cfg, args: Args) -> LibResult<MultiValue> {
     arg_init(&args, 1)?;
-    let mut c = cfg.borrow_mut();
+    let mut c = cfg.lock();
     one(enum_option(
         lua,
         &args,
@@ -224,7 +227,7 @@ fn cfg_decode_invalid(lua: &Lua, cfg: &Cfg, args: Args) -> LibResult<MultiValue>
         lua,
         &args,
         1,
-        &mut cfg.borrow_mut().decode_invalid_numbers,
+        &mut cfg.lock().decode_invalid_numbers,
     )?)
 }
 
@@ -234,7 +237,7 @@ fn encode(lua: &Lua, cfg: &Cfg, args: Args) -> LibResult<MultiValue> {
     if args.len() != 1 {
         return Err(Raise::Arg(1, "expected 1 argument".into()));
     }
-    let cfg = cfg.borrow();
+    let cfg = cfg.lock();
     let mut out = Vec::new();
     let arg = args.get(1).cloned().unwrap_or(Value::Nil);
     on_stack(lua, MultiValue::from_iter([arg]), |state| {
@@ -899,7 +902,7 @@ fn decode(lua: &Lua, cfg: &Cfg, args: Args) -> LibResult<MultiValue> {
         return Err(Raise::Arg(1, "expected 1 argument".into()));
     }
     let (max_depth, invalid) = {
-        let c = cfg.borrow();
+        let c = cfg.lock();
         (c.decode_max_depth as usize, c.decode_invalid_numbers)
     };
     let data = args.check_bytes(1)?;

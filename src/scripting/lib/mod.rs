@@ -69,7 +69,7 @@ fn mark() -> Value {
 /// latter into a Lua string error raised from a C frame.
 pub(crate) fn lib_fn<F>(lua: &Lua, body: F) -> mlua::Result<Function>
 where
-    F: Fn(&Lua, MultiValue) -> LibResult<MultiValue> + 'static,
+    F: Fn(&Lua, MultiValue) -> LibResult<MultiValue> + Send + 'static,
 {
     let inner = lua.create_function(move |lua, args: MultiValue| match body(lua, args) {
         Ok(values) => Ok(values),
