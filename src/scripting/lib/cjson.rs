@@ -190,23 +190,12 @@ fn cfg_decode_max_depth(_: &Lua, cfg: &Cfg, args: Args) -> LibResult<MultiValue>
 
 fn cfg_precision(_: &Lua, cfg: &Cfg, args: Args) -> LibResult<MultiValue> {
     arg_init(&args, 1)?;
-    one(integer_option(
-        &args,
-        1,
-        &mut cfg.lock().precision,
-        1,
-        14,
-    )?)
+    one(integer_option(&args, 1, &mut cfg.lock().precision, 1, 14)?)
 }
 
 fn cfg_keep_buffer(lua: &Lua, cfg: &Cfg, args: Args) -> LibResult<MultiValue> {
     arg_init(&args, 1)?;
-    one(bool_option(
-        lua,
-        &args,
-        1,
-        &mut cfg.lock().keep_buffer,
-    )?)
+    one(bool_option(lua, &args, 1, &mut cfg.lock().keep_buffer)?)
 }
 
 fn cfg_encode_invalid(lua: &Lua, cfg: &Cfg, args: Args) -> LibResult<MultiValue> {
