@@ -121,7 +121,7 @@ fn list(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
                 .collect();
             out.set(names.len());
             for n in names {
-                out.bulk(n.as_bytes());
+                out.simple(n.as_bytes());
             }
         }
         if with_code {

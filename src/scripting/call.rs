@@ -279,6 +279,29 @@ pub(crate) fn redis_table(lua: &Lua) -> mlua::Result<Table> {
     ] {
         redis.raw_set(name, v)?;
     }
+    // The debugger's hooks are no-ops outside a debugging session.
+    redis.raw_set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
+    redis.raw_set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    redis.raw_set(
+        "acl_check_cmd",
+        lua.create_function(|_, args: MultiValue| {
+            if args.is_empty() {
+                return Err(table_error(
+                    "Please specify at least one argument for this redis lib call",
+                ));
+            }
+            let Some(argv) = args.iter().map(lua_arg).collect::<Option<Vec<Vec<u8>>>>() else {
+                return Err(table_error(
+                    "Lua redis lib command arguments must be strings or integers",
+                ));
+            };
+            let argv: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+            // Without ACL users every existing command is permitted.
+            with_call(|call| lookup(call.server, &argv).is_ok() || call.server.commands.lookup(argv[0]).is_some())
+                .filter(|known| *known)
+                .ok_or_else(|| table_error("Invalid command passed to redis.acl_check_cmd()"))
+        })?,
+    )?;
     redis.raw_set(
         "replicate_commands",
         lua.create_function(|_, ()| Ok(true))?,

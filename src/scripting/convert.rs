@@ -133,6 +133,16 @@ pub fn lua_to_reply(out: &mut Reply, v: &Value, script_resp3: bool) {
     write_value(out, v, script_resp3, 0);
 }
 
+/// C's `(long long)` cast as x86-64 performs it: out-of-range values and
+/// NaN become `LLONG_MIN` (Rust's `as` would saturate instead).
+fn c_long_long(n: f64) -> i64 {
+    if n.is_nan() || n >= 9_223_372_036_854_775_808.0 || n < -9_223_372_036_854_775_808.0 {
+        i64::MIN
+    } else {
+        n as i64
+    }
+}
+
 fn replace_newlines(s: &[u8]) -> Vec<u8> {
     s.iter()
         .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c })
@@ -152,7 +162,7 @@ fn write_value(out: &mut Reply, v: &Value, resp3: bool, depth: usize) {
             }
         }
         Value::Integer(i) => out.int(*i as i64),
-        Value::Number(n) => out.int(*n as i64),
+        Value::Number(n) => out.int(c_long_long(*n)),
         Value::Table(t) => {
             if depth >= MAX_DEPTH {
                 out.error("ERR reached lua stack limit");

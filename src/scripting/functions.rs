@@ -39,7 +39,8 @@ pub struct Library {
 pub struct Libraries {
     /// Libraries by name.
     pub libs: BTreeMap<String, Library>,
-    /// Function name -> library name.
+    /// Lower-cased function name -> library name (FCALL finds
+    /// functions case-insensitively, as Redis does).
     index: HashMap<String, String>,
 }
 
@@ -55,7 +56,7 @@ impl Libraries {
             return false;
         };
         for f in lib.functions.keys() {
-            self.index.remove(f);
+            self.index.remove(&f.to_ascii_lowercase());
         }
         true
     }
@@ -69,7 +70,7 @@ impl Libraries {
     /// Adds a library whose function names were checked.
     fn insert(&mut self, lib: Library) {
         for f in lib.functions.keys() {
-            self.index.insert(f.clone(), lib.name.clone());
+            self.index.insert(f.to_ascii_lowercase(), lib.name.clone());
         }
         self.libs.insert(lib.name.clone(), lib);
     }
@@ -78,7 +79,11 @@ impl Libraries {
     fn collision(&self, lib: &Library) -> Option<String> {
         lib.functions
             .keys()
-            .find(|f| self.index.get(*f).is_some_and(|owner| *owner != lib.name))
+            .find(|f| {
+                self.index
+                    .get(&f.to_ascii_lowercase())
+                    .is_some_and(|owner| *owner != lib.name)
+            })
             .cloned()
     }
 }
@@ -190,17 +195,17 @@ fn named_registration(t: &Table) -> mlua::Result<Named> {
             _ => String::new(),
         };
         match key.as_str() {
-            "function_name" => match v {
-                Value::String(s) => name = Some(s.to_string_lossy()),
-                _ => {
+            "function_name" => match as_text(&v) {
+                Some(s) => name = Some(s),
+                None => {
                     return Err(table_error(
                         "function_name argument given to redis.register_function must be a string",
                     ))
                 }
             },
-            "description" => match v {
-                Value::String(s) => description = Some(s.to_string_lossy()),
-                _ => {
+            "description" => match as_text(&v) {
+                Some(s) => description = Some(s),
+                None => {
                     return Err(table_error(
                         "description argument given to redis.register_function must be a string",
                     ))
@@ -316,18 +321,25 @@ impl Engine {
 
     /// FCALL / FCALL_RO.
     pub fn fcall(&self, ctx: &mut Ctx, args: &[&[u8]], read_only: bool) -> CmdResult {
-        let (keys, argv) = split_keys(args)?;
         let name = String::from_utf8_lossy(args[1]).into_owned();
         let (func, flags) = {
             let libs = self.libraries.lock();
             let info = libs
                 .index
-                .get(&name)
+                .get(&name.to_ascii_lowercase())
                 .and_then(|lib| libs.libs.get(lib))
-                .and_then(|lib| lib.functions.get(&name))
+                .and_then(|lib| {
+                    lib.functions
+                        .values()
+                        .find(|f| f.name.eq_ignore_ascii_case(&name))
+                })
                 .ok_or(CmdError::err("ERR Function not found"))?;
             (info.func.clone(), info.flags)
         };
+        let (keys, argv) = split_keys(args).map_err(|e| match e {
+            CmdError::NotInteger => CmdError::err("ERR Bad number of keys provided"),
+            other => other,
+        })?;
         let no_writes = flags & script_flags::NO_WRITES != 0;
         if read_only && !no_writes {
             return Err(CmdError::err(

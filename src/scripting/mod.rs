@@ -356,28 +356,44 @@ impl Engine {
         read_only: bool,
         args: &[&[u8]],
     ) -> CmdResult {
-        let (keys, argv) = split_keys(args)?;
+        // Redis looks an EVALSHA script up before it parses numkeys, and
+        // compiles an EVAL body after.
         let sha = if by_sha {
-            let sha = String::from_utf8_lossy(script).to_ascii_lowercase();
-            if !self.scripts.lock().contains_key(&sha) {
-                return Err(CmdError::err(
-                    "NOSCRIPT No matching script. Please use EVAL.",
-                ));
-            }
-            sha
+            String::from_utf8_lossy(script).to_ascii_lowercase()
         } else {
-            self.load_script(script)?
+            String::new()
         };
-        let (func, sflags) = {
+        let lookup = |sha: &str| {
             let scripts = self.scripts.lock();
-            let s = scripts
-                .get(&sha)
-                .ok_or(CmdError::err("NOSCRIPT No matching script. Please use EVAL."))?;
-            (s.func.clone(), s.flags)
+            scripts.get(sha).map(|s| (s.func.clone(), s.flags))
         };
+        let cached = if by_sha {
+            Some(lookup(&sha).ok_or(CmdError::err(
+                "NOSCRIPT No matching script. Please use EVAL.",
+            ))?)
+        } else {
+            None
+        };
+        let (keys, argv) = split_keys(args)?;
+        let (sha, (func, sflags)) = match cached {
+            Some(found) => (sha, found),
+            None => {
+                let sha = self.load_script(script)?;
+                let found = lookup(&sha).ok_or(CmdError::err(
+                    "NOSCRIPT No matching script. Please use EVAL.",
+                ))?;
+                (sha, found)
+            }
+        };
+        let no_writes = sflags & script_flags::NO_WRITES != 0;
+        if read_only && sflags & script_flags::EVAL_COMPAT == 0 && !no_writes {
+            return Err(CmdError::err(
+                "ERR Can not execute a script with write flag using *_ro command.",
+            ));
+        }
         let opts = RunOptions {
             eval: true,
-            read_only: read_only || sflags & script_flags::NO_WRITES != 0,
+            read_only: read_only || no_writes,
         };
         self.run(ctx, &func, &sha, opts, keys, argv, args)
     }

@@ -42,7 +42,11 @@ fn active_expire(server: &Server, cursor: &mut ExpireCursor, budget: Duration) {
             return;
         }
         {
-            let _gate = server.keyspace.gate.read();
+            // Never park a runtime worker behind an exclusive holder of the
+            // gate (a long script, FLUSHALL): skip this cycle instead.
+            let Some(_gate) = server.keyspace.gate.try_read() else {
+                return;
+            };
             let mut shard = server.keyspace.db(cursor.db).lock_shard(cursor.shard);
             loop {
                 let step = shard.expire_step(now_ms(), BUCKETS_PER_STEP);
