@@ -62,11 +62,11 @@ fn mark() -> Value {
     ))
 }
 
-/// Makes a Lua function from a library body: the Rust closure returns its
-/// values, or the raise mark, a kind (0 = message, 1 = argument error,
-/// 2 = message without position), the
-/// argument number and the text; the C trampoline around it turns the
-/// latter into a Lua string error raised from a C frame.
+/// Makes a Lua function from a library body. The mlua callback returns the
+/// body's values, or for a [`Raise`] the raise mark, a kind (0 = message,
+/// 1 = argument error, 2 = message without position), the argument number
+/// and the text; the C trampoline around it turns the latter into a Lua
+/// string error raised from a C frame.
 pub(crate) fn lib_fn<F>(lua: &Lua, body: F) -> mlua::Result<Function>
 where
     F: Fn(&Lua, MultiValue) -> LibResult<MultiValue> + Send + 'static,
