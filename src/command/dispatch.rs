@@ -218,9 +218,14 @@ pub fn invoke(
         // Monitors count as replicas for output buffer limits, as in Redis.
         let limit = server.config.read().output_limits.replica;
         let started_us = now_us().saturating_sub(started.elapsed().as_micros() as u64);
+        let addr = if crate::scripting::in_script() {
+            "lua"
+        } else {
+            client.handle.addr.as_str()
+        };
         server
             .monitors
-            .feed(started_us, client.db, &client.handle.addr, args, limit);
+            .feed(started_us, client.db, addr, args, limit);
     }
     let stats = &cmd.stats;
     // DEBUG SLEEP pauses the connection after the handler returns; Redis

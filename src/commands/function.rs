@@ -144,14 +144,14 @@ fn stats(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     out.bulk(b"running_script");
     match running {
         None => out.null(),
-        Some((name, argv, ms)) => {
+        Some(f) => {
             out.map(3);
             out.bulk(b"name");
-            out.bulk(name.as_bytes());
+            out.bulk(f.name.as_bytes());
             out.bulk(b"command");
-            out.bulk_array(argv.iter().map(Vec::as_slice));
+            out.bulk_array(f.argv.iter().map(Vec::as_slice));
             out.bulk(b"duration_ms");
-            out.int(ms as i64);
+            out.int(f.duration_ms as i64);
         }
     }
     out.bulk(b"engines");
@@ -187,17 +187,23 @@ fn dump(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 
 fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() > 4 {
-        return Err(CmdError::err("ERR unknown subcommand or wrong number of arguments for 'RESTORE'. Try FUNCTION HELP."));
+        return Err(CmdError::err(
+            "ERR unknown subcommand or wrong number of arguments for 'RESTORE'. Try FUNCTION HELP.",
+        ));
     }
-    let policy = match args.get(3) {
-        None => RestorePolicy::Append,
-        Some(p) if is(p, "APPEND") => RestorePolicy::Append,
-        Some(p) if is(p, "REPLACE") => RestorePolicy::Replace,
-        Some(p) if is(p, "FLUSH") => RestorePolicy::Flush,
-        Some(_) => return Err(CmdError::err("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")),
-    };
-    let codes = crate::scripting::payload::decode(args[2])
-        .ok_or(CmdError::err("ERR DUMP payload version or checksum are wrong"))?;
+    let policy =
+        match args.get(3) {
+            None => RestorePolicy::Append,
+            Some(p) if is(p, "APPEND") => RestorePolicy::Append,
+            Some(p) if is(p, "REPLACE") => RestorePolicy::Replace,
+            Some(p) if is(p, "FLUSH") => RestorePolicy::Flush,
+            Some(_) => return Err(CmdError::err(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            )),
+        };
+    let codes = crate::scripting::payload::decode(args[2]).ok_or(CmdError::err(
+        "ERR DUMP payload version or checksum are wrong",
+    ))?;
     ctx.server.scripting.function_restore(&codes, policy)?;
     ctx.out.ok();
     Ok(())

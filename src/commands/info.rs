@@ -173,6 +173,31 @@ fn clients_section(s: &mut String, server: &Server) {
     field!(s, "clients_in_timeout_table", 0);
 }
 
+/// The scripting lines of the memory section (Redis 7.0's names).
+fn scripting_memory(s: &mut String, server: &Server) {
+    let engine = &server.scripting;
+    let lua = engine.lua_memory() as u64;
+    let scripts = engine.scripts_memory() as u64;
+    let (functions, libraries) = {
+        let libs = engine.libraries.lock();
+        (libs.function_count(), libs.libs.len())
+    };
+    field!(s, "used_memory_lua", lua);
+    field!(s, "used_memory_vm_eval", lua);
+    field!(s, "used_memory_lua_human", human(lua));
+    field!(s, "used_memory_scripts_eval", scripts);
+    field!(s, "number_of_cached_scripts", engine.cached_scripts());
+    field!(s, "number_of_functions", functions);
+    field!(s, "number_of_libraries", libraries);
+    // Functions share the one VM: its memory is reported once, as eval's.
+    field!(s, "used_memory_vm_functions", 0);
+    field!(s, "used_memory_vm_total", lua);
+    field!(s, "used_memory_vm_total_human", human(lua));
+    field!(s, "used_memory_functions", 0);
+    field!(s, "used_memory_scripts", scripts);
+    field!(s, "used_memory_scripts_human", human(scripts));
+}
+
 fn memory_section(s: &mut String, server: &Server) {
     use tikv_jemalloc_ctl::{epoch, stats, version};
     // jemalloc's statistics are a snapshot refreshed by advancing the epoch.
@@ -208,6 +233,7 @@ fn memory_section(s: &mut String, server: &Server) {
     field!(s, "allocator_resident", resident);
     field!(s, "total_system_memory", total);
     field!(s, "total_system_memory_human", human(total));
+    scripting_memory(s, server);
     field!(s, "maxmemory", 0);
     field!(s, "maxmemory_human", "0B");
     field!(s, "maxmemory_policy", "noeviction");

@@ -1,8 +1,8 @@
 //! The `redis` table scripts see, and `redis.call`/`redis.pcall`: running a
 //! command for the script through the same path EXEC uses.
 
-use std::cell::Cell;
 use mlua::{Lua, MultiValue, Table, Value};
+use std::cell::Cell;
 
 use super::convert::{error_text, lua_arg, reply_to_lua};
 use super::vm::table_error;
@@ -43,6 +43,12 @@ pub(crate) fn enter<R>(call: &mut Call<'_>, f: impl FnOnce() -> R) -> R {
     let ptr = call as *mut Call<'_> as *mut ();
     let _restore = Restore(CURRENT.with(|c| c.replace(ptr)));
     f()
+}
+
+/// Whether a script is running on this thread (its commands show as
+/// `lua` in MONITOR).
+pub fn in_script() -> bool {
+    CURRENT.with(|c| !c.get().is_null())
 }
 
 /// Gives `f` the running script's `Call`; None outside a script run.
@@ -105,7 +111,7 @@ fn redis_call(lua: &Lua, args: MultiValue, raise: bool) -> mlua::Result<Value> {
         if cmd.has(flags::WRITE) {
             if call.read_only {
                 return Err(
-                    "ERR Write commands are not allowed from read-only scripts.".to_string(),
+                    "ERR Write commands are not allowed from read-only scripts.".to_string()
                 );
             }
             call.state.mark_written();
@@ -129,7 +135,7 @@ fn redis_call(lua: &Lua, args: MultiValue, raise: bool) -> mlua::Result<Value> {
     if raise && reply.first() == Some(&b'-') {
         let end = reply.len().saturating_sub(2).max(1);
         let text = error_text(&reply[1..end]);
-        return Err(mlua::Error::external(ScriptError::Table(
+        return Err(mlua::Error::external(ScriptError::Reply(
             String::from_utf8_lossy(&text).into_owned(),
         )));
     }
@@ -297,15 +303,14 @@ pub(crate) fn redis_table(lua: &Lua) -> mlua::Result<Table> {
             };
             let argv: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
             // Without ACL users every existing command is permitted.
-            with_call(|call| lookup(call.server, &argv).is_ok() || call.server.commands.lookup(argv[0]).is_some())
-                .filter(|known| *known)
-                .ok_or_else(|| table_error("Invalid command passed to redis.acl_check_cmd()"))
+            with_call(|call| {
+                lookup(call.server, &argv).is_ok() || call.server.commands.lookup(argv[0]).is_some()
+            })
+            .filter(|known| *known)
+            .ok_or_else(|| table_error("Invalid command passed to redis.acl_check_cmd()"))
         })?,
     )?;
-    redis.raw_set(
-        "replicate_commands",
-        lua.create_function(|_, ()| Ok(true))?,
-    )?;
+    redis.raw_set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
     Ok(redis)
 }
 

@@ -9,7 +9,7 @@ use crate::util::num::{format_g17, parse_i64};
 
 /// Deepest table nesting converted into a reply (Redis stops at the Lua
 /// stack limit; a self-referencing table must not recurse forever).
-const MAX_DEPTH: usize = 1000;
+const MAX_DEPTH: usize = 200;
 
 /// Turns an error reply line (without `-`) into the `err` string Redis
 /// stores in error tables: the code is kept, `ERR` added when missing.
@@ -56,7 +56,13 @@ pub fn reply_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize) -> mlua::Result<Valu
     let num = || parse_i64(line).unwrap_or(0);
     match kind {
         b'+' => single(lua, "ok", lua.create_string(line)?),
-        b'-' => single(lua, "err", lua.create_string(error_text(line))?),
+        b'-' => {
+            let t = lua.create_table_with_capacity(0, 2)?;
+            t.raw_set("err", lua.create_string(error_text(line))?)?;
+            // The failed command counted this error already.
+            t.raw_set("ignore_error_stats_update", true)?;
+            Ok(Value::Table(t))
+        }
         b':' => Ok(Value::Number(num() as f64)),
         b'$' | b'=' => {
             let n = num();
@@ -126,17 +132,23 @@ pub fn reply_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize) -> mlua::Result<Valu
     }
 }
 
+/// Error replies written inside a script's result, for the statistics:
+/// each with whether a failed command already counted it.
+pub type NestedErrors = Vec<(Vec<u8>, bool)>;
+
 /// Writes `v`, a script's result, as the caller's reply. `script_resp3`
 /// is the protocol the script selected with `redis.setresp` (it decides
-/// how booleans are answered).
-pub fn lua_to_reply(out: &mut Reply, v: &Value, script_resp3: bool) {
-    write_value(out, v, script_resp3, 0);
+/// how booleans are answered). Error replies inside arrays or maps are
+/// collected in `errors`.
+pub fn lua_to_reply(out: &mut Reply, v: &Value, script_resp3: bool, errors: &mut NestedErrors) {
+    write_value(out, v, script_resp3, 0, errors);
 }
 
 /// C's `(long long)` cast as x86-64 performs it: out-of-range values and
 /// NaN become `LLONG_MIN` (Rust's `as` would saturate instead).
 fn c_long_long(n: f64) -> i64 {
-    if n.is_nan() || n >= 9_223_372_036_854_775_808.0 || n < -9_223_372_036_854_775_808.0 {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if !(-LIMIT..LIMIT).contains(&n) {
         i64::MIN
     } else {
         n as i64
@@ -149,7 +161,7 @@ fn replace_newlines(s: &[u8]) -> Vec<u8> {
         .collect()
 }
 
-fn write_value(out: &mut Reply, v: &Value, resp3: bool, depth: usize) {
+fn write_value(out: &mut Reply, v: &Value, resp3: bool, depth: usize, errors: &mut NestedErrors) {
     match v {
         Value::String(s) => out.bulk(&s.as_bytes()),
         Value::Boolean(b) => {
@@ -161,22 +173,27 @@ fn write_value(out: &mut Reply, v: &Value, resp3: bool, depth: usize) {
                 out.null();
             }
         }
-        Value::Integer(i) => out.int(*i as i64),
+        Value::Integer(i) => out.int(*i),
         Value::Number(n) => out.int(c_long_long(*n)),
         Value::Table(t) => {
             if depth >= MAX_DEPTH {
                 out.error("ERR reached lua stack limit");
                 return;
             }
-            write_table(out, t, resp3, depth);
+            write_table(out, t, resp3, depth, errors);
         }
         _ => out.null(),
     }
 }
 
-fn write_table(out: &mut Reply, t: &Table, resp3: bool, depth: usize) {
+fn write_table(out: &mut Reply, t: &Table, resp3: bool, depth: usize, errors: &mut NestedErrors) {
     if let Ok(Value::String(err)) = t.raw_get::<Value>("err") {
         out.error_bytes(&err.as_bytes());
+        let counted = matches!(
+            t.raw_get::<Value>("ignore_error_stats_update"),
+            Ok(Value::Boolean(true))
+        );
+        errors.push((err.as_bytes().to_vec(), counted));
         return;
     }
     if let Ok(Value::String(ok)) = t.raw_get::<Value>("ok") {
@@ -211,16 +228,20 @@ fn write_table(out: &mut Reply, t: &Table, resp3: bool, depth: usize) {
         let pairs: Vec<(Value, Value)> = map.pairs::<Value, Value>().flatten().collect();
         out.map(pairs.len());
         for (k, v) in &pairs {
-            write_value(out, k, resp3, depth + 1);
-            write_value(out, v, resp3, depth + 1);
+            write_value(out, k, resp3, depth + 1, errors);
+            write_value(out, v, resp3, depth + 1, errors);
         }
         return;
     }
     if let Ok(Value::Table(set)) = t.raw_get::<Value>("set") {
-        let keys: Vec<Value> = set.pairs::<Value, Value>().flatten().map(|(k, _)| k).collect();
+        let keys: Vec<Value> = set
+            .pairs::<Value, Value>()
+            .flatten()
+            .map(|(k, _)| k)
+            .collect();
         out.set(keys.len());
         for k in &keys {
-            write_value(out, k, resp3, depth + 1);
+            write_value(out, k, resp3, depth + 1, errors);
         }
         return;
     }
@@ -234,7 +255,7 @@ fn write_table(out: &mut Reply, t: &Table, resp3: bool, depth: usize) {
     }
     out.array(items.len());
     for v in &items {
-        write_value(out, v, resp3, depth + 1);
+        write_value(out, v, resp3, depth + 1, errors);
     }
 }
 
@@ -264,6 +285,8 @@ pub fn lua_arg(v: &Value) -> Option<Vec<u8>> {
     match v {
         Value::String(s) => Some(s.as_bytes().to_vec()),
         Value::Integer(i) => Some(format_g17(*i as f64).into_bytes()),
+        // glibc prints the sign of a NaN (0/0 is negative on x86).
+        Value::Number(n) if n.is_nan() && n.is_sign_negative() => Some(b"-nan".to_vec()),
         Value::Number(n) => Some(format_g17(*n).into_bytes()),
         _ => None,
     }
@@ -287,8 +310,10 @@ mod tests {
         let v = reply_to_lua(&lua, buf, &mut pos).unwrap();
         assert_eq!(pos, buf.len());
         let mut out = Reply::new();
-        lua_to_reply(&mut out, &v, false);
-        // false ends the array, as Redis's conversion does.
-        assert_eq!(out.buf, b"*1\r\n:5\r\n");
+        let mut errors = Vec::new();
+        lua_to_reply(&mut out, &v, false, &mut errors);
+        assert!(errors.is_empty());
+        // A null bulk becomes false, which goes back as a null bulk.
+        assert_eq!(out.buf, b"*3\r\n:5\r\n$-1\r\n*1\r\n+OK\r\n");
     }
 }

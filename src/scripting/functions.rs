@@ -90,10 +90,7 @@ impl Libraries {
 
 /// Redis's rule for library and function names.
 fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'_')
+    !name.is_empty() && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 const BAD_NAME: &str = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
@@ -195,22 +192,22 @@ fn named_registration(t: &Table) -> mlua::Result<Named> {
             _ => String::new(),
         };
         match key.as_str() {
-            "function_name" => match as_text(&v) {
-                Some(s) => name = Some(s),
-                None => {
-                    return Err(table_error(
+            "function_name" => {
+                match as_text(&v) {
+                    Some(s) => name = Some(s),
+                    None => return Err(table_error(
                         "function_name argument given to redis.register_function must be a string",
-                    ))
+                    )),
                 }
-            },
-            "description" => match as_text(&v) {
-                Some(s) => description = Some(s),
-                None => {
-                    return Err(table_error(
+            }
+            "description" => {
+                match as_text(&v) {
+                    Some(s) => description = Some(s),
+                    None => return Err(table_error(
                         "description argument given to redis.register_function must be a string",
-                    ))
+                    )),
                 }
-            },
+            }
             "callback" => match v {
                 Value::Function(f) => func = Some(f),
                 _ => {
@@ -238,8 +235,8 @@ fn named_registration(t: &Table) -> mlua::Result<Named> {
             }
         }
     }
-    let name =
-        name.ok_or_else(|| table_error("redis.register_function must get a function name argument"))?;
+    let name = name
+        .ok_or_else(|| table_error("redis.register_function must get a function name argument"))?;
     let func =
         func.ok_or_else(|| table_error("redis.register_function must get a callback argument"))?;
     Ok((name, func, flags, description))

@@ -11,6 +11,7 @@
 //! served.
 
 mod call;
+pub use call::in_script;
 mod convert;
 pub mod functions;
 pub mod lib;
@@ -75,6 +76,9 @@ pub mod script_flags {
 pub(crate) enum ScriptError {
     /// A Redis error table: the text carries its code (`ERR …`).
     Table(String),
+    /// The error reply of a command run by `redis.call`: an error table
+    /// already counted in the error statistics when the command failed.
+    Reply(String),
     /// A plain Lua error message (already prefixed with its position).
     Plain(String),
 }
@@ -82,7 +86,7 @@ pub(crate) enum ScriptError {
 impl std::fmt::Display for ScriptError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ScriptError::Table(s) | ScriptError::Plain(s) => f.write_str(s),
+            ScriptError::Table(s) | ScriptError::Reply(s) | ScriptError::Plain(s) => f.write_str(s),
         }
     }
 }
@@ -197,6 +201,16 @@ impl RunState {
     }
 }
 
+/// What FUNCTION STATS reports about the running function.
+pub struct RunningFunction {
+    /// Function name.
+    pub name: String,
+    /// The FCALL command that runs it.
+    pub argv: Vec<Vec<u8>>,
+    /// Time it has run so far.
+    pub duration_ms: u64,
+}
+
 /// A cached EVAL script.
 struct Script {
     func: Function,
@@ -219,6 +233,9 @@ pub struct Engine {
     scripts: Mutex<HashMap<String, Script>>,
     /// Bytes of cached script bodies (`used_memory_scripts_eval`).
     scripts_bytes: AtomicUsize,
+    /// Bytes the Lua VM used after its last use (`used_memory_lua`); kept
+    /// aside because INFO may run from inside a script, VM lock held.
+    lua_bytes: AtomicUsize,
     /// Function libraries.
     pub libraries: Mutex<Libraries>,
 }
@@ -234,11 +251,13 @@ impl Engine {
     pub fn new() -> Self {
         let state = Arc::new(RunState::default());
         let vm = Vm::new(state.clone()).expect("the Lua VM initialises");
+        let lua_bytes = AtomicUsize::new(vm.lua.used_memory());
         Self {
             vm: Mutex::new(vm),
             state,
             scripts: Mutex::new(HashMap::new()),
             scripts_bytes: AtomicUsize::new(0),
+            lua_bytes,
             libraries: Mutex::new(Libraries::default()),
         }
     }
@@ -264,9 +283,7 @@ impl Engine {
         match cmd.name.as_str() {
             "auth" | "hello" | "quit" | "reset" | "replconf" | "discard" | "multi" | "unwatch"
             | "watch" | "script|kill" | "function|kill" | "function|stats" => true,
-            "shutdown" => args[1..]
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(b"nosave")),
+            "shutdown" => args[1..].iter().any(|a| a.eq_ignore_ascii_case(b"nosave")),
             _ => false,
         }
     }
@@ -287,9 +304,9 @@ impl Engine {
         Ok(())
     }
 
-    /// The running function for FUNCTION STATS: name, argv, elapsed ms.
-    /// `Err` when an EVAL script is busy (FUNCTION STATS is refused then).
-    pub fn running_function(&self) -> Result<Option<(String, Vec<Vec<u8>>, u128)>, CmdError> {
+    /// The running function for FUNCTION STATS. `Err` when an EVAL
+    /// script runs (FUNCTION STATS is refused then, as in Redis).
+    pub fn running_function(&self) -> Result<Option<RunningFunction>, CmdError> {
         let st = &self.state;
         if !st.running.load(Ordering::Acquire) {
             return Ok(None);
@@ -297,16 +314,16 @@ impl Engine {
         if st.eval.load(Ordering::Relaxed) {
             return Err(CmdError::err(BUSY_EVAL));
         }
-        Ok(st
-            .current
-            .lock()
-            .as_ref()
-            .map(|r| (r.name.clone(), r.argv.clone(), r.started.elapsed().as_millis())))
+        Ok(st.current.lock().as_ref().map(|r| RunningFunction {
+            name: r.name.clone(),
+            argv: r.argv.clone(),
+            duration_ms: r.started.elapsed().as_millis() as u64,
+        }))
     }
 
     /// Bytes used by the Lua VM (`used_memory_lua`).
     pub fn lua_memory(&self) -> usize {
-        self.vm.lock().lua.used_memory()
+        self.lua_bytes.load(Ordering::Relaxed)
     }
 
     /// Number of cached EVAL scripts.
@@ -326,11 +343,13 @@ impl Engine {
             return Ok(sha);
         }
         let flags = parse_shebang(body)?;
-        let func = self.vm.lock().compile_eval(body).map_err(|msg| {
+        let func = self.with_vm(|vm| vm.compile_eval(body)).map_err(|msg| {
             CmdError::msg(format!("ERR Error compiling script (new function): {msg}"))
         })?;
         self.scripts_bytes.fetch_add(body.len(), Ordering::Relaxed);
-        self.scripts.lock().insert(sha.clone(), Script { func, flags });
+        self.scripts
+            .lock()
+            .insert(sha.clone(), Script { func, flags });
         Ok(sha)
     }
 
@@ -344,7 +363,7 @@ impl Engine {
     pub fn flush_scripts(&self) {
         self.scripts.lock().clear();
         self.scripts_bytes.store(0, Ordering::Relaxed);
-        self.vm.lock().lua.gc_collect().ok();
+        self.with_vm(|vm| vm.lua.gc_collect().ok());
     }
 
     /// EVAL / EVALSHA: `script` is the body, or the SHA1 when `by_sha`.
@@ -410,17 +429,36 @@ impl Engine {
         argv: &[&[u8]],
         full_args: &[&[u8]],
     ) -> CmdResult {
-        let threshold = ctx.server.config.read().busy_reply_threshold;
+        let (threshold, monitor_limit) = {
+            let config = ctx.server.config.read();
+            (config.busy_reply_threshold, config.output_limits.replica)
+        };
+        // EVAL and FCALL skip the usual after-the-fact MONITOR feed: like
+        // Redis, they show before the commands they run.
+        if ctx.server.monitors.active() {
+            ctx.server.monitors.feed(
+                crate::util::time::now_us(),
+                ctx.client.db,
+                &ctx.client.handle.addr,
+                full_args,
+                monitor_limit,
+            );
+        }
         let mut vm = self.vm.lock();
         let was_in_exec = ctx.client.in_exec;
         let saved_db = ctx.client.db;
         ctx.client.in_exec = true;
-        self.state.start(
-            opts.eval,
-            threshold,
-            name.to_string(),
-            full_args.iter().map(|a| a.to_vec()).collect(),
-        );
+        // Only FUNCTION STATS shows what runs: EVAL skips the copies.
+        let (shown_name, shown_argv) = if opts.eval {
+            (String::new(), Vec::new())
+        } else {
+            (
+                name.to_string(),
+                full_args.iter().map(|a| a.to_vec()).collect(),
+            )
+        };
+        self.state
+            .start(opts.eval, threshold, shown_name, shown_argv);
         let mut call = call::Call {
             server: ctx.server,
             client: &mut *ctx.client,
@@ -434,17 +472,44 @@ impl Engine {
         ctx.client.db = saved_db;
         ctx.client.in_exec = was_in_exec;
         let outcome = match result {
-            Ok((true, value)) => {
-                convert::lua_to_reply(ctx.out, &value, script_resp3);
-                Ok(())
-            }
+            Ok((true, value)) => match top_level_error(&value) {
+                Some(err) => Err(err),
+                None => {
+                    let mut errors = Vec::new();
+                    convert::lua_to_reply(ctx.out, &value, script_resp3, &mut errors);
+                    // Errors inside the result make the call failed, and
+                    // count unless a failing command counted them.
+                    if !errors.is_empty() {
+                        ctx.cmd.stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+                    }
+                    for (msg, counted) in errors {
+                        if !counted {
+                            ctx.client.stats.errors += 1;
+                            ctx.server.stats.count_error(&msg);
+                        }
+                    }
+                    Ok(())
+                }
+            },
             Ok((false, err)) => Err(error_reply(&err, name)),
-            Err(e) => Err(CmdError::msg(format!(
+            Err(e) => Err(ScriptFailure::New(format!(
                 "ERR Error running script {name}, {:.100}",
                 e.to_string()
             ))),
         };
+        let outcome = outcome.or_else(|failure| match failure {
+            ScriptFailure::New(msg) => Err(CmdError::Bytes(msg.into_bytes())),
+            ScriptFailure::Counted(msg) => {
+                // The failing command already counted this error: send
+                // it without counting it again, but the script failed.
+                ctx.out.error_bytes(msg.as_bytes());
+                ctx.cmd.stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+        });
         vm.step_gc();
+        self.lua_bytes
+            .store(vm.lua.used_memory(), Ordering::Relaxed);
         drop(vm);
         if !was_in_exec {
             crate::commands::transaction::serve_ready_keys(ctx);
@@ -454,33 +519,80 @@ impl Engine {
 
     /// Runs `f` with the VM (function libraries compile into it).
     pub(crate) fn with_vm<R>(&self, f: impl FnOnce(&mut Vm) -> R) -> R {
-        f(&mut self.vm.lock())
+        let mut vm = self.vm.lock();
+        let result = f(&mut vm);
+        self.lua_bytes
+            .store(vm.lua.used_memory(), Ordering::Relaxed);
+        result
     }
 }
 
-/// Formats the error a failed script returns, as Redis 7.0 does:
-/// `<err> script: <name>, on <source>:<line>.`
-fn error_reply(err: &Value, name: &str) -> CmdError {
-    let Value::Table(t) = err else {
-        return CmdError::msg(format!("ERR Error running script {name}, execution failure"));
-    };
-    let text = |field: &str| match t.raw_get::<Value>(field) {
+/// How a script failed.
+enum ScriptFailure {
+    /// An error to count in the error statistics.
+    New(String),
+    /// An error a command run by the script returned (already counted).
+    Counted(String),
+}
+
+/// Reads a table's string field (numbers converted like `lua_tostring`).
+fn field_text(t: &mlua::Table, field: &str) -> Option<String> {
+    match t.raw_get::<Value>(field) {
         Ok(Value::String(s)) => Some(s.to_string_lossy()),
         Ok(Value::Integer(i)) => Some(i.to_string()),
         Ok(Value::Number(n)) => Some(crate::util::num::format_g17(n)),
         _ => None,
-    };
-    let msg = text("err").unwrap_or_default();
-    match (text("source"), text("line")) {
-        (Some(source), Some(line)) => {
-            CmdError::msg(format!("{msg} script: {name}, on {source}:{line}."))
-        }
-        _ => CmdError::msg(msg),
     }
 }
 
+fn counted(t: &mlua::Table) -> bool {
+    matches!(
+        t.raw_get::<Value>("ignore_error_stats_update"),
+        Ok(Value::Boolean(true))
+    )
+}
+
+/// An error table returned (not raised) by a script is its error reply.
+fn top_level_error(v: &Value) -> Option<ScriptFailure> {
+    let Value::Table(t) = v else {
+        return None;
+    };
+    let Ok(Value::String(err)) = t.raw_get::<Value>("err") else {
+        return None;
+    };
+    let msg = err.to_string_lossy();
+    Some(if counted(t) {
+        ScriptFailure::Counted(msg)
+    } else {
+        ScriptFailure::New(msg)
+    })
+}
+
+/// Formats the error a failed script returns, as Redis 7.0 does:
+/// `<err> script: <name>, on <source>:<line>.`
+fn error_reply(err: &Value, name: &str) -> ScriptFailure {
+    let Value::Table(t) = err else {
+        return ScriptFailure::New(format!(
+            "ERR Error running script {name}, execution failure"
+        ));
+    };
+    let msg = field_text(t, "err").unwrap_or_default();
+    let text = match (field_text(t, "source"), field_text(t, "line")) {
+        (Some(source), Some(line)) => format!("{msg} script: {name}, on {source}:{line}."),
+        _ => msg,
+    };
+    if counted(t) {
+        ScriptFailure::Counted(text)
+    } else {
+        ScriptFailure::New(text)
+    }
+}
+
+/// The keys and the arguments of a script invocation.
+type KeysAndArgs<'a, 'b> = (&'b [&'a [u8]], &'b [&'a [u8]]);
+
 /// Splits `numkeys key… arg…` (from `args[2]` on) into keys and arguments.
-pub fn split_keys<'a, 'b>(args: &'b [&'a [u8]]) -> Result<(&'b [&'a [u8]], &'b [&'a [u8]]), CmdError> {
+pub fn split_keys<'a, 'b>(args: &'b [&'a [u8]]) -> Result<KeysAndArgs<'a, 'b>, CmdError> {
     let n = crate::commands::args::int(args[2])?;
     if n < 0 {
         return Err(CmdError::err("ERR Number of keys can't be negative"));
@@ -532,7 +644,10 @@ mod tests {
 
     #[test]
     fn shebang_flags() {
-        assert_eq!(parse_shebang(b"return 1").unwrap(), script_flags::EVAL_COMPAT);
+        assert_eq!(
+            parse_shebang(b"return 1").unwrap(),
+            script_flags::EVAL_COMPAT
+        );
         assert_eq!(
             parse_shebang(b"#!lua flags=no-writes,allow-oom\nreturn 1").unwrap(),
             script_flags::NO_WRITES | script_flags::ALLOW_OOM

@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use mlua::{
-    Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState,
-};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 
 use super::call;
 use super::{RunState, ScriptError};
@@ -42,7 +40,8 @@ G.pcall = function(...) return pcall_result(raw_pcall(...)) end
 -- Scripts see the globals through a proxy: reading an undefined global
 -- and creating one are errors, as in Redis. `rebase` switches the table
 -- the proxy reads (a function library loads with only its restricted
--- `redis` table visible, and runs with the full globals).
+-- `redis` table visible, and runs with the full globals). Metatables are
+-- protected: scripts may read them but not replace them.
 local function missing(_, k)
   error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
 end
@@ -59,14 +58,14 @@ local function make_env(base, hidden)
       return v
     end,
     __newindex = function() error('Attempt to modify a readonly table', 2) end,
-    __metatable = false,
+    __metatable = {},
   })
   return env, function(b, h) base, hidden = b, h end
 end
 
 -- Reading a missing field of `t` is an error (FUNCTION LOAD's `redis`).
 local function strict(t)
-  return setmetatable(t, { __index = missing, __metatable = false })
+  return setmetatable(t, { __index = missing, __metatable = {} })
 end
 
 -- A read-only view of `t` (the `redis` table).
@@ -74,7 +73,7 @@ local function readonly(t)
   return setmetatable({}, {
     __index = t,
     __newindex = function() error('Attempt to modify a readonly table', 2) end,
-    __metatable = false,
+    __metatable = {},
   })
 end
 
@@ -102,16 +101,17 @@ pub struct Vm {
     gc_countdown: u32,
 }
 
-/// The text of an error value raised by ferrokv's Rust functions.
-fn error_text(v: &Value) -> Option<(bool, String)> {
+/// An error value raised by ferrokv's Rust functions.
+fn raised(v: &Value) -> Option<ScriptError> {
     let Value::Error(e) = v else {
         return None;
     };
-    match e.downcast_ref::<ScriptError>() {
-        Some(ScriptError::Table(s)) => Some((true, s.clone())),
-        Some(ScriptError::Plain(s)) => Some((false, s.clone())),
-        None => Some((false, e.to_string())),
-    }
+    Some(match e.downcast_ref::<ScriptError>() {
+        Some(ScriptError::Table(s)) => ScriptError::Table(s.clone()),
+        Some(ScriptError::Reply(s)) => ScriptError::Reply(s.clone()),
+        Some(ScriptError::Plain(s)) => ScriptError::Plain(s.clone()),
+        None => ScriptError::Plain(e.to_string()),
+    })
 }
 
 /// Position prefix (`user_script:3: `) of the Lua code calling the
@@ -123,7 +123,10 @@ pub(crate) fn position(lua: &Lua) -> String {
         if src.what == "C" {
             return None;
         }
-        Some(format!("{}:{line}: ", src.short_src.as_deref().unwrap_or("?")))
+        Some(format!(
+            "{}:{line}: ",
+            src.short_src.as_deref().unwrap_or("?")
+        ))
     })
     .flatten()
     .unwrap_or_default()
@@ -145,19 +148,25 @@ fn handle_error(lua: &Lua, err: Value) -> mlua::Result<Table> {
     let t = match err {
         Value::Table(t) => t,
         other => {
-            let text = match error_text(&other) {
-                Some((true, s)) => s,
-                Some((false, s)) => format!("ERR {s}"),
+            let mut counted = false;
+            let text = match raised(&other) {
+                Some(ScriptError::Table(s)) => s,
+                Some(ScriptError::Reply(s)) => {
+                    counted = true;
+                    s
+                }
+                Some(ScriptError::Plain(s)) => format!("ERR {s}"),
                 None => {
-                    let s: mlua::LuaString = lua
-                        .globals()
-                        .get::<Function>("tostring")?
-                        .call(other)?;
+                    let s: mlua::LuaString =
+                        lua.globals().get::<Function>("tostring")?.call(other)?;
                     format!("ERR {}", s.to_string_lossy())
                 }
             };
             let t = lua.create_table()?;
             t.raw_set("err", text)?;
+            if counted {
+                t.raw_set("ignore_error_stats_update", true)?;
+            }
             t
         }
     };
@@ -211,7 +220,7 @@ impl Vm {
                 Ok(())
             })?,
         )?;
-        let err_text = lua.create_function(|_, v: Value| Ok(error_text(&v).map(|(_, s)| s)))?;
+        let err_text = lua.create_function(|_, v: Value| Ok(raised(&v).map(|e| e.to_string())))?;
         let (make_env, strict, readonly, run_eval, run_function): (
             Function,
             Function,
@@ -377,7 +386,10 @@ fn random(lua: &Lua, st: &RunState, args: MultiValue) -> mlua::Result<f64> {
         1 => {
             let u = int_arg(lua, args.front(), 1)?;
             if u < 1 {
-                let msg = format!("bad argument #1 to '{}' (interval is empty)", called_as(lua));
+                let msg = format!(
+                    "bad argument #1 to '{}' (interval is empty)",
+                    called_as(lua)
+                );
                 return Err(lua_error(lua, &msg));
             }
             Ok((r * u as f64).floor() + 1.0)
@@ -386,7 +398,10 @@ fn random(lua: &Lua, st: &RunState, args: MultiValue) -> mlua::Result<f64> {
             let l = int_arg(lua, args.front(), 1)?;
             let u = int_arg(lua, args.get(1), 2)?;
             if l > u {
-                let msg = format!("bad argument #2 to '{}' (interval is empty)", called_as(lua));
+                let msg = format!(
+                    "bad argument #2 to '{}' (interval is empty)",
+                    called_as(lua)
+                );
                 return Err(lua_error(lua, &msg));
             }
             Ok((r * (u as f64 - l as f64 + 1.0)).floor() + l as f64)
