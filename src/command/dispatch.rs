@@ -93,6 +93,16 @@ pub fn execute(
             flag_transaction(client);
             reply_error(server, client, out, b"NOAUTH Authentication required.");
         }
+        Ok(cmd) if out_of_memory(server, client, cmd) => {
+            cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            flag_transaction(client);
+            reply_error(
+                server,
+                client,
+                out,
+                b"OOM command not allowed when used memory > 'maxmemory'.",
+            );
+        }
         Ok(cmd) if !out.resp3 && client.subs.active() && !allowed_when_subscribed(cmd) => {
             let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd.name);
             reply_error(server, client, out, msg.as_bytes());
@@ -231,6 +241,35 @@ fn record_latency(server: &Server, client: &ClientState, cmd: &Command, args: &[
         server
             .slowlog
             .push(args, usec, now_ms() / 1000, &client.handle.addr, &name);
+    }
+}
+
+/// Evicts keys when memory is over `maxmemory` (before every command, as
+/// Redis does) and says whether `cmd` must be refused because memory could
+/// not be brought under the limit: commands flagged `denyoom`, EXEC of a
+/// transaction holding one, and anything queued inside MULTI (queuing
+/// itself consumes memory).
+fn out_of_memory(server: &Server, client: &ClientState, cmd: &Command) -> bool {
+    if !server.evict.over_limit() {
+        return false;
+    }
+    let outcome = {
+        let _shared = server.keyspace.gate.read();
+        crate::server::evict::perform(server)
+    };
+    if outcome != crate::server::evict::Outcome::Fail {
+        return false;
+    }
+    let Some(multi) = client.multi.as_ref() else {
+        return cmd.has(flags::DENYOOM);
+    };
+    match cmd.name.as_str() {
+        "exec" => multi.queued.iter().any(|q| {
+            let args: Vec<&[u8]> = q.iter().map(Vec::as_slice).collect();
+            resolve(server, &args).is_ok_and(|c| c.has(flags::DENYOOM))
+        }),
+        "discard" | "quit" | "reset" => false,
+        _ => true,
     }
 }
 

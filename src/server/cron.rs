@@ -1,4 +1,5 @@
-//! Periodic background work: active expiry and sampled statistics.
+//! Periodic background work: memory accounting and eviction, active
+//! expiry and sampled statistics.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -71,6 +72,13 @@ pub async fn run(server: Arc<Server>) {
         let hz = server.config.read().hz.max(1);
         let period = Duration::from_millis(1000 / hz);
         tokio::time::sleep(period).await;
+        super::memory::refresh();
+        if server.evict.over_limit() {
+            // Finishes evictions a command's round left over (Redis's
+            // eviction timer).
+            let _gate = server.keyspace.gate.read();
+            super::evict::perform(&server);
+        }
         active_expire(&server, &mut cursor, period * EXPIRE_CPU_PERCENT / 100);
         let ops = server.stats.commands_processed.load(Ordering::Relaxed);
         let elapsed = last_sample.elapsed().as_secs_f64();

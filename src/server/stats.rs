@@ -30,6 +30,8 @@ pub struct Stats {
     pub net_output_bytes: AtomicU64,
     /// Instantaneous operations per second, sampled by the cron task.
     pub ops_per_sec: AtomicU64,
+    /// Keys evicted for `maxmemory` (`evicted_keys`).
+    pub evicted_keys: AtomicU64,
     /// Highest `used_memory` observed by `INFO memory`.
     pub used_memory_peak: AtomicU64,
     /// The keyspace's expired-key total at the last `CONFIG RESETSTAT`.
@@ -92,6 +94,7 @@ impl Stats {
             &self.error_replies,
             &self.net_input_bytes,
             &self.net_output_bytes,
+            &self.evicted_keys,
         ] {
             c.store(0, Ordering::Relaxed);
         }
