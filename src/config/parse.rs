@@ -27,9 +27,14 @@ pub fn parse_memory(s: &str) -> Result<u64, String> {
         "gb" => 1024 * 1024 * 1024,
         _ => return Err("argument must be a memory value".into()),
     };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| "argument must be a memory value".to_string())?;
+    // Like strtoull, no digits at all ("", "kb") reads as 0.
+    let n: u64 = if digits.is_empty() {
+        0
+    } else {
+        digits
+            .parse()
+            .map_err(|_| "argument must be a memory value".to_string())?
+    };
     n.checked_mul(mul)
         .ok_or_else(|| "argument must be a memory value".into())
 }
