@@ -2,7 +2,10 @@
 //! an LRU clock or as an LFU counter depending on `maxmemory-policy`, as
 //! Redis shares its 24-bit `lru` object field between the two.
 //!
-//! - LRU: Unix time in seconds of the last access (idle time = now - it).
+//! - LRU: time of the last access in [`LRU_TICK_MS`] units (idle time =
+//!   now - it). Redis ticks once a second; a finer clock tells apart keys
+//!   touched within the same second, which sharpens LRU eviction, and
+//!   still wraps only after 497 days.
 //! - LFU: the last decrement time in minutes (16 bits, wrapping) shifted
 //!   left by 8, plus an 8-bit logarithmic access counter.
 //!
@@ -35,9 +38,12 @@ pub fn lfu_mode() -> bool {
     LFU.load(Ordering::Relaxed)
 }
 
-/// Unix seconds (wrapping in 2106), the LRU clock.
+/// Resolution of the LRU clock.
+pub const LRU_TICK_MS: u64 = 10;
+
+/// The LRU clock: Unix time in ticks, wrapping.
 fn lru_clock(now_ms: u64) -> u32 {
-    (now_ms / 1000) as u32
+    (now_ms / LRU_TICK_MS) as u32
 }
 
 /// Minutes on 16 bits, the LFU decrement clock.
@@ -99,9 +105,9 @@ pub fn decayed(field: u32, now_ms: u64) -> u8 {
     counter.saturating_sub(periods.min(255) as u8)
 }
 
-/// Seconds since the last access for an LRU field.
-pub fn idle_secs(field: u32, now_ms: u64) -> u64 {
-    lru_clock(now_ms).wrapping_sub(field) as u64
+/// Milliseconds since the last access for an LRU field.
+pub fn idle_ms(field: u32, now_ms: u64) -> u64 {
+    lru_clock(now_ms).wrapping_sub(field) as u64 * LRU_TICK_MS
 }
 
 #[cfg(test)]
@@ -136,6 +142,9 @@ mod tests {
 
     #[test]
     fn lru_idle_time() {
-        assert_eq!(idle_secs(lru_clock(10_000), 25_500), 15);
+        assert_eq!(idle_ms(lru_clock(10_000), 25_505), 15_500);
+        // Wrapping around the 32-bit clock.
+        let wrap_ms = (1u64 << 32) * LRU_TICK_MS;
+        assert_eq!(idle_ms(lru_clock(wrap_ms - 20), wrap_ms + 30), 50);
     }
 }

@@ -36,7 +36,13 @@ impl Entry {
     /// Seconds since the key was last read or written (meaningful under
     /// an LRU or non-LFU policy).
     pub fn idle_secs(&self, now: u64) -> u64 {
-        access::idle_secs(self.lru, now)
+        access::idle_ms(self.lru, now) / 1000
+    }
+
+    /// Milliseconds since the key was last read or written (LRU
+    /// eviction's measure).
+    pub fn idle_ms(&self, now: u64) -> u64 {
+        access::idle_ms(self.lru, now)
     }
 
     /// The decayed LFU access counter (meaningful under an LFU policy).

@@ -73,11 +73,17 @@ pub async fn run(server: Arc<Server>) {
         let period = Duration::from_millis(1000 / hz);
         tokio::time::sleep(period).await;
         super::memory::refresh();
-        if server.evict.over_limit() {
-            // Finishes evictions a command's round left over (Redis's
-            // eviction timer).
-            let _gate = server.keyspace.gate.read();
-            super::evict::perform(&server);
+        // Finishes evictions a command's round left over, one time-limited
+        // round after another, yielding in between (Redis's eviction timer).
+        while server.evict.over_limit() {
+            let outcome = {
+                let _gate = server.keyspace.gate.read();
+                super::evict::perform(&server)
+            };
+            if outcome != super::evict::Outcome::Running {
+                break;
+            }
+            tokio::task::yield_now().await;
         }
         active_expire(&server, &mut cursor, period * EXPIRE_CPU_PERCENT / 100);
         let ops = server.stats.commands_processed.load(Ordering::Relaxed);

@@ -130,7 +130,7 @@ impl Policy {
         match self {
             Policy::AllkeysLfu | Policy::VolatileLfu => 255 - entry.lfu_freq(now) as u64,
             Policy::VolatileTtl => u64::MAX - entry.expire_at(),
-            _ => entry.idle_secs(now),
+            _ => entry.idle_ms(now),
         }
     }
 }

@@ -79,6 +79,16 @@ pub fn refresh() -> u64 {
     REPORTED.with(|r| r.set(thread_net()));
     let _ = epoch::advance();
     let allocated = stats::allocated::read().unwrap_or(0) as u64;
-    BASE.store(allocated, Ordering::Relaxed);
-    allocated
+    // jemalloc counts objects parked in thread caches as allocated; the
+    // application freed them, and Redis's own counter would not include
+    // them, so neither does `used_memory`.
+    // SAFETY: a NUL-terminated name of a size_t statistic.
+    let cached = unsafe { tikv_jemalloc_ctl::raw::read::<usize>(TCACHE_BYTES) }.unwrap_or(0);
+    let used = allocated.saturating_sub(cached as u64);
+    BASE.store(used, Ordering::Relaxed);
+    used
 }
+
+/// Bytes in thread caches, summed over every arena (4096 is jemalloc's
+/// `MALLCTL_ARENAS_ALL`).
+const TCACHE_BYTES: &[u8] = b"stats.arenas.4096.tcache_bytes\0";
