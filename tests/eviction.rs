@@ -124,7 +124,10 @@ fn allkeys_lru_keeps_memory_bounded_and_recently_used_keys() {
     assert!(evicted(&mut r) > 10_000);
     let hot_left = present(&mut r, &hot);
     let cold_left = present(&mut r, &cold);
-    assert!(hot_left * 10 >= hot.len() * 9, "only {hot_left} hot keys left");
+    assert!(
+        hot_left * 10 >= hot.len() * 9,
+        "only {hot_left} hot keys left"
+    );
     assert!(cold_left * 10 <= cold.len(), "{cold_left} cold keys left");
     // Reads still work, and so do writes (they evict).
     assert_eq!(r.cmd(&["SET", "after", "1"]), b"+OK\r\n");
@@ -149,13 +152,15 @@ fn allkeys_lfu_keeps_frequently_used_keys() {
     assert_bounded(&mut r, 8 * MB);
     let hot_left = present(&mut r, &hot);
     let cold_left = present(&mut r, &cold);
-    assert!(hot_left * 10 >= hot.len() * 9, "only {hot_left} hot keys left");
+    assert!(
+        hot_left * 10 >= hot.len() * 9,
+        "only {hot_left} hot keys left"
+    );
     assert!(cold_left * 4 <= cold.len(), "{cold_left} cold keys left");
     assert!(evicted(&mut r) > 10_000);
-    assert!(
-        r.cmd_str(&["OBJECT", "IDLETIME", "hot:1"])
-            .starts_with("-ERR An LFU maxmemory policy is selected")
-    );
+    assert!(r
+        .cmd_str(&["OBJECT", "IDLETIME", "hot:1"])
+        .starts_with("-ERR An LFU maxmemory policy is selected"));
 }
 
 #[test]
@@ -177,13 +182,22 @@ fn allkeys_random_stays_bounded() {
 /// writes fail with the OOM error while reads go on.
 #[test]
 fn volatile_policies_only_evict_keys_with_a_ttl() {
-    for policy in ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"] {
+    for policy in [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
         let s = start(6, policy, &[]);
         let mut r = s.raw();
         let persistent = names("keep", 1500);
         assert_eq!(fill(&mut r, persistent.clone(), &[]), 0, "{policy}");
         let volatile = names("ttl", 10_000);
-        assert_eq!(fill(&mut r, volatile.clone(), &["EX", "1000"]), 0, "{policy}");
+        assert_eq!(
+            fill(&mut r, volatile.clone(), &["EX", "1000"]),
+            0,
+            "{policy}"
+        );
         assert_bounded(&mut r, 6 * MB);
         assert!(evicted(&mut r) > 3000, "{policy}");
         assert_eq!(present(&mut r, &persistent), persistent.len(), "{policy}");
@@ -210,7 +224,10 @@ fn volatile_ttl_evicts_the_soonest_expiring_keys_first() {
     let soon_left = present(&mut r, &soon);
     let late_left = present(&mut r, &late);
     assert!(soon_left * 10 <= soon.len(), "{soon_left} soon keys left");
-    assert!(late_left * 10 >= late.len() * 9, "only {late_left} late keys left");
+    assert!(
+        late_left * 10 >= late.len() * 9,
+        "only {late_left} late keys left"
+    );
 }
 
 #[test]
@@ -343,7 +360,10 @@ fn info_and_memory_stats_report_the_limits() {
     }
     assert_eq!(fill(&mut r, names("k", 100), &[]), 0);
     let stats = r.cmd_str(&["MEMORY", "STATS"]);
-    assert!(stats.starts_with("*56\r\n$14\r\npeak.allocated\r\n:"), "{stats}");
+    assert!(
+        stats.starts_with("*56\r\n$14\r\npeak.allocated\r\n:"),
+        "{stats}"
+    );
     assert!(stats.contains("$10\r\nkeys.count\r\n:100\r\n"), "{stats}");
     assert!(stats.contains("$4\r\ndb.0\r\n*6\r\n"), "{stats}");
     assert_eq!(r.cmd(&["MEMORY", "PURGE"]), b"+OK\r\n");

@@ -184,7 +184,11 @@ fn stats(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     let keys = b.keys() as u64;
     num(out, "keys.count", keys);
     let net = b.total.saturating_sub(b.startup);
-    num(out, "keys.bytes-per-key", net.checked_div(keys).unwrap_or(0));
+    num(
+        out,
+        "keys.bytes-per-key",
+        net.checked_div(keys).unwrap_or(0),
+    );
     num(out, "dataset.bytes", b.dataset());
     out.bulk(b"dataset.percentage");
     out.double(b.dataset_perc() as f32 as f64);
@@ -195,10 +199,18 @@ fn stats(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     num(out, "allocator.resident", b.resident);
     out.bulk(b"allocator-fragmentation.ratio");
     out.double(ratio(b.active, b.total));
-    num(out, "allocator-fragmentation.bytes", b.active.saturating_sub(b.total));
+    num(
+        out,
+        "allocator-fragmentation.bytes",
+        b.active.saturating_sub(b.total),
+    );
     out.bulk(b"allocator-rss.ratio");
     out.double(ratio(b.resident, b.active));
-    num(out, "allocator-rss.bytes", b.resident.saturating_sub(b.active));
+    num(
+        out,
+        "allocator-rss.bytes",
+        b.resident.saturating_sub(b.active),
+    );
     out.bulk(b"rss-overhead.ratio");
     out.double(ratio(b.rss, b.resident));
     num(out, "rss-overhead.bytes", b.rss.saturating_sub(b.resident));

@@ -83,7 +83,10 @@ mod tests {
         assert_eq!(parse_memory("512mb"), Ok(512 * 1024 * 1024));
         assert_eq!(parse_memory("1gb"), Ok(1 << 30));
         assert!(parse_memory("12x").is_err());
-        assert!(parse_memory("").is_err());
+        // Redis's strtoull-based parser reads no digits as 0.
+        assert_eq!(parse_memory(""), Ok(0));
+        assert_eq!(parse_memory("kb"), Ok(0));
+        assert!(parse_memory("-1").is_err());
     }
 
     #[test]

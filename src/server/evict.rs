@@ -106,7 +106,10 @@ impl Policy {
     fn volatile_only(self) -> bool {
         matches!(
             self,
-            Policy::VolatileLru | Policy::VolatileLfu | Policy::VolatileRandom | Policy::VolatileTtl
+            Policy::VolatileLru
+                | Policy::VolatileLfu
+                | Policy::VolatileRandom
+                | Policy::VolatileTtl
         )
     }
 
@@ -168,11 +171,7 @@ struct Pool {
 
 impl Pool {
     fn offer(&mut self, score: u64, db: usize, key: &[u8]) {
-        if let Some(pos) = self
-            .best
-            .iter()
-            .position(|c| c.db == db && &*c.key == key)
-        {
+        if let Some(pos) = self.best.iter().position(|c| c.db == db && &*c.key == key) {
             self.best.remove(pos);
         } else if self.best.len() == POOL_SIZE {
             if score <= self.best[0].score {
