@@ -72,7 +72,11 @@ pub async fn run(server: Arc<Server>) {
         let hz = server.config.read().hz.max(1);
         let period = Duration::from_millis(1000 / hz);
         tokio::time::sleep(period).await;
-        super::memory::refresh();
+        let used = super::memory::refresh();
+        server
+            .stats
+            .used_memory_peak
+            .fetch_max(used, Ordering::Relaxed);
         // Finishes evictions a command's round left over, one time-limited
         // round after another, yielding in between (Redis's eviction timer).
         while server.evict.over_limit() {
