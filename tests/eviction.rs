@@ -137,8 +137,13 @@ fn allkeys_lru_keeps_memory_bounded_and_recently_used_keys() {
 #[test]
 fn allkeys_lfu_keeps_frequently_used_keys() {
     // Log factor 0: every access increments the counter, so the hot keys
-    // are clearly ahead of keys touched once.
-    let s = start(8, "allkeys-lfu", &["--lfu-log-factor", "0"]);
+    // are clearly ahead of keys touched once; no decay, so a minute
+    // boundary during the test changes nothing.
+    let s = start(
+        8,
+        "allkeys-lfu",
+        &["--lfu-log-factor", "0", "--lfu-decay-time", "0"],
+    );
     let mut r = s.raw();
     let hot = names("hot", 500);
     let cold = names("cold", 2000);
@@ -369,4 +374,22 @@ fn info_and_memory_stats_report_the_limits() {
     assert_eq!(r.cmd(&["MEMORY", "PURGE"]), b"+OK\r\n");
     assert!(r.cmd_str(&["MEMORY", "MALLOC-STATS"]).contains("jemalloc"));
     assert!(r.cmd_str(&["MEMORY", "DOCTOR"]).contains("Sam"));
+}
+
+/// A database that just became empty is sampled again as soon as keys
+/// arrive: evictions right after a full eviction still find them.
+#[test]
+fn keys_written_right_after_a_full_eviction_are_evictable() {
+    let s = Server::start_with(&["--maxmemory-policy", "allkeys-lru"]);
+    let mut r = s.raw();
+    for round in 0..3 {
+        assert_eq!(r.cmd(&["SET", "a", "1"]), b"+OK\r\n");
+        assert_eq!(r.cmd(&["SELECT", "3"]), b"+OK\r\n");
+        assert_eq!(r.cmd(&["SET", "b", "1"]), b"+OK\r\n");
+        assert_eq!(r.cmd(&["SELECT", "0"]), b"+OK\r\n");
+        assert_eq!(r.cmd(&["CONFIG", "SET", "maxmemory", "1"]), b"+OK\r\n");
+        assert_eq!(r.cmd(&["CONFIG", "SET", "maxmemory", "0"]), b"+OK\r\n");
+        assert_eq!(r.cmd(&["DBSIZE"]), b":0\r\n", "round {round}");
+        assert_eq!(evicted(&mut r), 2 * (round + 1), "round {round}");
+    }
 }

@@ -277,11 +277,19 @@ pub fn perform(server: &Server) -> Outcome {
         if super::memory::used_exact_here() <= max {
             break Outcome::Ok;
         }
-        let victim = if policy.random() {
-            pick_random(server, &mut pool, policy)
-        } else {
-            pick_from_pool(server, &mut pool, policy)
+        let pick = |pool: &mut Pool| {
+            if policy.random() {
+                pick_random(server, pool, policy)
+            } else {
+                pick_from_pool(server, pool, policy)
+            }
         };
+        // Before concluding that nothing is evictable, look again at the
+        // databases recently found empty: keys may have arrived since.
+        let victim = pick(&mut pool).or_else(|| {
+            pool.empty_until.fill(None);
+            pick(&mut pool)
+        });
         let Some((db, key)) = victim else {
             break Outcome::Fail;
         };
