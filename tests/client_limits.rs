@@ -180,3 +180,24 @@ fn idle_timeout_closes_only_idle_clients() {
     }
     assert!(idle.is_closed());
 }
+
+/// A header announcing a huge (but allowed) bulk string reserves memory as
+/// the data arrives, not up front: many such clients cost little.
+#[test]
+fn announced_big_bulks_do_not_reserve_memory_up_front() {
+    let s = Server::start();
+    let mut r = s.raw();
+    let before = info_field(&mut r, "memory", "used_memory");
+    let mut conns: Vec<TcpStream> = (0..30).map(|_| connect(&s)).collect();
+    for c in &mut conns {
+        c.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$400000000\r\nxyz")
+            .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(r.cmd(&["PING"]), b"+PONG\r\n");
+    let after = info_field(&mut r, "memory", "used_memory");
+    assert!(
+        after < before + 64 * 1024 * 1024,
+        "memory grew from {before} to {after}"
+    );
+}

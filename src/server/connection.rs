@@ -239,7 +239,12 @@ impl Connection {
                 Parsed::Incomplete(need) => {
                     let missing = need.saturating_sub(self.buf.len());
                     if missing > READ_CHUNK {
-                        self.buf.reserve(missing.min(64 * 1024 * 1024));
+                        // Grow with the data actually received (doubling),
+                        // never by what a header merely announces: idle
+                        // clients announcing huge bulks must not hold
+                        // memory (it counts against maxmemory).
+                        let step = self.buf.len().max(READ_CHUNK * 4);
+                        self.buf.reserve(missing.min(step));
                     }
                     break;
                 }
