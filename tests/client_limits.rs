@@ -201,3 +201,46 @@ fn announced_big_bulks_do_not_reserve_memory_up_front() {
         "memory grew from {before} to {after}"
     );
 }
+
+/// A client trickling a command one byte at a time holds nothing up:
+/// others keep being served promptly, and its command runs once complete.
+#[test]
+fn slow_loris_client_does_not_delay_others() {
+    let s = Server::start();
+    let mut slow = connect(&s);
+    let command = b"SET slow done\r\n";
+    let mut r = s.raw();
+    for &byte in command.iter() {
+        slow.write_all(&[byte]).unwrap();
+        let started = Instant::now();
+        assert_eq!(r.cmd(&["PING"]), b"+PONG\r\n");
+        assert!(started.elapsed() < Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut reply = [0u8; 5];
+    slow.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"+OK\r\n");
+    assert_eq!(r.cmd(&["GET", "slow"]), b"$4\r\ndone\r\n");
+}
+
+/// Thousands of connections opened and dropped leave nothing behind.
+#[test]
+fn connection_churn_leaves_no_clients_or_memory_behind() {
+    let s = Server::start();
+    let mut r = s.raw();
+    assert_eq!(r.cmd(&["PING"]), b"+PONG\r\n");
+    let before = info_field(&mut r, "memory", "used_memory");
+    for i in 0..3000 {
+        let mut c = connect(&s);
+        if i % 2 == 0 {
+            c.write_all(b"PING\r\n").unwrap();
+        }
+    }
+    wait_clients(&mut r, 1);
+    let after = info_field(&mut r, "memory", "used_memory");
+    assert!(
+        after < before + 4 * 1024 * 1024,
+        "memory grew from {before} to {after}"
+    );
+    assert!(info_field(&mut r, "stats", "total_connections_received") > 3000);
+}

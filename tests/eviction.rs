@@ -302,6 +302,8 @@ fn config_set_maxmemory_evicts_notifies_and_invalidates_watch() {
     assert_eq!(watcher.cmd(&["MULTI"]), b"+OK\r\n");
     assert_eq!(watcher.cmd(&["SET", "w", "3"]), b"+QUEUED\r\n");
     assert_eq!(watcher.cmd(&["EXEC"]), b"*-1\r\n");
+    assert_eq!(r.cmd(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
+    assert_eq!(evicted(&mut r), 0);
 }
 
 /// Client-side caching: an evicted key is invalidated for its readers.
