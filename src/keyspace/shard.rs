@@ -33,8 +33,8 @@ impl Entry {
         self.expire_at
     }
 
-    /// Seconds since the key was last read or written (meaningful under
-    /// an LRU or non-LFU policy).
+    /// Seconds since the key was last read or written (meaningless while
+    /// an LFU policy is set: the field then holds a counter).
     pub fn idle_secs(&self, now: u64) -> u64 {
         access::idle_ms(self.lru, now) / 1000
     }
