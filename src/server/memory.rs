@@ -8,8 +8,10 @@
 //! and MEMORY) plus a `drift`: each thread adds the change of its own
 //! allocated-minus-freed byte counters (which jemalloc keeps per thread,
 //! exact and read in about a nanosecond) once it moved by more than
-//! [`REPORT_STEP`]. The estimate is off by at most a few [`REPORT_STEP`]s
-//! per thread between refreshes.
+//! [`REPORT_STEP`]. Between refreshes the estimate misses what threads
+//! have not reported yet (under a [`REPORT_STEP`] each) and jemalloc's own
+//! bookkeeping lag (thread caches are settled lazily: a few hundred KB
+//! seen in tests); each refresh corrects both.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
