@@ -95,6 +95,17 @@ pub fn execute(
             flag_transaction(client);
             reply_error(server, client, out, b"NOAUTH Authentication required.");
         }
+        }
+        Ok(cmd) if out_of_memory(server, client, cmd) => {
+            cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            flag_transaction(client);
+            reply_error(
+                server,
+                client,
+                out,
+                b"OOM command not allowed when used memory > 'maxmemory'.",
+            );
+        }
         Ok(cmd) if denied_by_disk_error(server, client, cmd) => {
             cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
             flag_transaction(client);
@@ -302,6 +313,34 @@ fn denied_by_disk_error(server: &Server, client: &ClientState, cmd: &Command) ->
         })
     };
     cmd.has(flags::WRITE) || cmd.name == "ping" || (cmd.name == "exec" && queued_writes())
+
+/// Evicts keys when memory is over `maxmemory` (before every command, as
+/// Redis does) and says whether `cmd` must be refused because memory could
+/// not be brought under the limit: commands flagged `denyoom`, EXEC of a
+/// transaction holding one, and anything queued inside MULTI (queuing
+/// itself consumes memory).
+fn out_of_memory(server: &Server, client: &ClientState, cmd: &Command) -> bool {
+    if !server.evict.over_limit() {
+        return false;
+    }
+    let outcome = {
+        let _shared = server.keyspace.gate.read();
+        crate::server::evict::perform(server)
+    };
+    if outcome != crate::server::evict::Outcome::Fail {
+        return false;
+    }
+    let Some(multi) = client.multi.as_ref() else {
+        return cmd.has(flags::DENYOOM);
+    };
+    match cmd.name.as_str() {
+        "exec" => multi.queued.iter().any(|q| {
+            let args: Vec<&[u8]> = q.iter().map(Vec::as_slice).collect();
+            resolve(server, &args).is_ok_and(|c| c.has(flags::DENYOOM))
+        }),
+        "discard" | "quit" | "reset" => false,
+        _ => true,
+    }
 }
 
 /// Commands that act at once even between MULTI and EXEC.

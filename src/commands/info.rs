@@ -79,7 +79,7 @@ fn proc_value(file: &str, key: &str) -> Option<u64> {
 }
 
 /// Resident set size in bytes.
-fn rss_bytes() -> u64 {
+pub fn rss_bytes() -> u64 {
     proc_value("/proc/self/status", "VmRSS:").unwrap_or(0) * 1024
 }
 
@@ -214,24 +214,17 @@ fn scripting_memory(s: &mut String, server: &Server) {
 }
 
 fn memory_section(s: &mut String, server: &Server) {
-    use tikv_jemalloc_ctl::{epoch, stats, version};
-    // jemalloc's statistics are a snapshot refreshed by advancing the epoch.
-    let _ = epoch::advance();
-    let allocated = stats::allocated::read().unwrap_or(0) as u64;
-    let active = stats::active::read().unwrap_or(0) as u64;
-    let resident = stats::resident::read().unwrap_or(0) as u64;
+    use tikv_jemalloc_ctl::version;
+    let b = crate::commands::memory::breakdown(server);
+    let allocated = b.total;
+    let (active, resident, rss, peak) = (b.active, b.resident, b.rss, b.peak);
     let jemalloc = version::read()
         .ok()
         .and_then(|v| v.split('-').next())
         .unwrap_or("5");
-    let rss = rss_bytes();
-    let peak = server
-        .stats
-        .used_memory_peak
-        .fetch_max(allocated, Ordering::Relaxed)
-        .max(allocated);
     let total = proc_value("/proc/meminfo", "MemTotal:").unwrap_or(0) * 1024;
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let maxmemory = server.evict.maxmemory();
     field!(s, "used_memory", allocated);
     field!(s, "used_memory_human", human(allocated));
     field!(s, "used_memory_rss", rss);
@@ -243,15 +236,23 @@ fn memory_section(s: &mut String, server: &Server) {
         "used_memory_peak_perc",
         format!("{:.2}%", ratio(allocated, peak) * 100.0)
     );
+    field!(s, "used_memory_overhead", b.overhead);
+    field!(s, "used_memory_startup", b.startup);
+    field!(s, "used_memory_dataset", b.dataset());
+    field!(
+        s,
+        "used_memory_dataset_perc",
+        format!("{:.2}%", b.dataset_perc())
+    );
     field!(s, "allocator_allocated", allocated);
     field!(s, "allocator_active", active);
     field!(s, "allocator_resident", resident);
     field!(s, "total_system_memory", total);
     field!(s, "total_system_memory_human", human(total));
     scripting_memory(s, server);
-    field!(s, "maxmemory", 0);
-    field!(s, "maxmemory_human", "0B");
-    field!(s, "maxmemory_policy", "noeviction");
+    field!(s, "maxmemory", maxmemory);
+    field!(s, "maxmemory_human", human(maxmemory));
+    field!(s, "maxmemory_policy", server.evict.policy().name());
     field!(
         s,
         "allocator_frag_ratio",
@@ -266,13 +267,27 @@ fn memory_section(s: &mut String, server: &Server) {
     field!(s, "allocator_rss_bytes", resident.saturating_sub(active));
     field!(
         s,
+        "rss_overhead_ratio",
+        format!("{:.2}", ratio(rss, resident))
+    );
+    field!(s, "rss_overhead_bytes", rss as i64 - resident as i64);
+    field!(
+        s,
         "mem_fragmentation_ratio",
         format!("{:.2}", ratio(rss, allocated))
     );
     field!(s, "mem_fragmentation_bytes", rss as i64 - allocated as i64);
+    field!(s, "mem_not_counted_for_evict", 0);
+    field!(s, "mem_replication_backlog", 0);
+    field!(s, "mem_total_replication_buffers", 0);
+    field!(s, "mem_clients_slaves", 0);
+    field!(s, "mem_clients_normal", b.clients);
+    field!(s, "mem_cluster_links", 0);
+    field!(s, "mem_aof_buffer", 0);
     field!(s, "mem_allocator", format!("jemalloc-{jemalloc}"));
     field!(s, "active_defrag_running", 0);
     field!(s, "lazyfree_pending_objects", 0);
+    field!(s, "lazyfreed_objects", 0);
 }
 
 fn persistence_section(s: &mut String, server: &Server) {
@@ -364,7 +379,7 @@ fn stats_section(s: &mut String, server: &Server) {
     field!(s, "sync_partial_ok", 0);
     field!(s, "sync_partial_err", 0);
     field!(s, "expired_keys", expired);
-    field!(s, "evicted_keys", 0);
+    field!(s, "evicted_keys", Stats::get(&st.evicted_keys));
     field!(s, "evicted_clients", 0);
     field!(s, "keyspace_hits", Stats::get(&st.keyspace_hits));
     field!(s, "keyspace_misses", Stats::get(&st.keyspace_misses));

@@ -317,31 +317,48 @@ fn object_encoding(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Redis shares the integer objects 0..9999 (refcount `INT_MAX`) when no
-/// LRU/LFU eviction policy is set, which is always the case here.
+/// Redis shares the integer objects 0..9999 (refcount `INT_MAX`), except
+/// when `maxmemory` is set with an LRU/LFU policy: each key then needs its
+/// own object to hold its access clock.
 fn object_refcount(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     const SHARED_INTEGERS: i64 = 10000;
+    let evict = &ctx.server.evict;
+    let shared = !(evict.maxmemory() > 0 && evict.policy().tracks_access());
     object_lookup(ctx, args, |e, _| {
         Ok(match e.value {
-            Value::Int(v) if (0..SHARED_INTEGERS).contains(&v) => i32::MAX as i64,
+            Value::Int(v) if shared && (0..SHARED_INTEGERS).contains(&v) => i32::MAX as i64,
             _ => 1,
         })
     })
 }
 
+/// Under an LFU policy keys keep access counters, not idle times.
 fn object_idletime(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    object_lookup(ctx, args, |e, now| Ok(e.idle_secs(now) as i64))
+    let lfu = ctx.server.evict.policy().is_lfu();
+    object_lookup(ctx, args, |e, now| {
+        if lfu {
+            return Err(CmdError::err(
+                "ERR An LFU maxmemory policy is selected, idle time not tracked. \
+                 Please note that when switching between policies at runtime LRU and LFU data \
+                 will take some time to adjust.",
+            ));
+        }
+        Ok(e.idle_secs(now) as i64)
+    })
 }
 
-/// Access frequencies are only tracked under an LFU policy, and
-/// ferrokv's policy is always `noeviction`.
+/// Access frequencies are only tracked under an LFU policy.
 fn object_freq(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    object_lookup(ctx, args, |_, _| {
-        Err(CmdError::err(
-            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
-             Please note that when switching between policies at runtime LRU and LFU data \
-             will take some time to adjust.",
-        ))
+    let lfu = ctx.server.evict.policy().is_lfu();
+    object_lookup(ctx, args, |e, now| {
+        if !lfu {
+            return Err(CmdError::err(
+                "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
+                 Please note that when switching between policies at runtime LRU and LFU data \
+                 will take some time to adjust.",
+            ));
+        }
+        Ok(e.lfu_freq(now) as i64)
     })
 }
 

@@ -141,6 +141,9 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     crate::logging::set_level(&updated.loglevel);
     *config = updated;
     drop(config);
+    // A lower maxmemory takes effect at once (the cron finishes the job
+    // if this round runs out of time).
+    crate::server::evict::perform(ctx.server);
     ctx.out.ok();
     Ok(())
 }

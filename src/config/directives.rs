@@ -297,6 +297,72 @@ pub static DIRECTIVES: &[Directive] = &[
         },
     },
     Directive {
+        name: "maxmemory",
+        default: "0",
+        access: Access::Mutable,
+        doc: "Memory limit for the data set (bytes or units like 100mb); past it, maxmemory-policy applies. 0 = no limit.",
+        get: |c| format_memory(c.maxmemory),
+        set: |c, v| {
+            c.maxmemory = parse_memory(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "maxmemory-policy",
+        default: "noeviction",
+        access: Access::Mutable,
+        doc: "What to do past maxmemory: noeviction (refuse writes), allkeys-lru, volatile-lru, allkeys-lfu, volatile-lfu, allkeys-random, volatile-random, volatile-ttl (volatile-* evict only keys with a TTL).",
+        get: |c| c.maxmemory_policy.name().to_string(),
+        set: |c, v| {
+            c.maxmemory_policy = crate::server::evict::Policy::parse(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "maxmemory-samples",
+        default: "5",
+        access: Access::Mutable,
+        doc: "Keys sampled per database to pick each LRU/LFU/TTL victim: more is more precise and slower.",
+        get: |c| c.maxmemory_samples.to_string(),
+        set: |c, v| {
+            c.maxmemory_samples = parse_int(v, 1, i32::MAX as i64)? as usize;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "maxmemory-eviction-tenacity",
+        default: "10",
+        access: Access::Mutable,
+        doc: "Time one eviction round may take before the rest is left to the background (0-100; 10 = 500 microseconds, 100 = unlimited).",
+        get: |c| c.maxmemory_eviction_tenacity.to_string(),
+        set: |c, v| {
+            c.maxmemory_eviction_tenacity = parse_int(v, 0, 100)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "lfu-log-factor",
+        default: "10",
+        access: Access::Mutable,
+        doc: "LFU counter growth: higher makes the 0-255 counter grow more slowly with accesses.",
+        get: |c| c.lfu_log_factor.to_string(),
+        set: |c, v| {
+            c.lfu_log_factor = parse_int(v, 0, i32::MAX as i64)? as u32;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "lfu-decay-time",
+        default: "1",
+        access: Access::Mutable,
+        doc: "Minutes after which an idle key's LFU counter is decremented (0 = never decays).",
+        get: |c| c.lfu_decay_time.to_string(),
+        set: |c, v| {
+            c.lfu_decay_time = parse_int(v, 0, i32::MAX as i64)? as u32;
+            Ok(())
+        },
+    },
+    Directive {
         name: "proto-max-bulk-len",
         default: "512mb",
         access: Access::Mutable,

@@ -60,6 +60,18 @@ pub struct Config {
     pub rdb_del_sync_files: bool,
     /// Maximum simultaneous clients.
     pub maxclients: u64,
+    /// `maxmemory` in bytes; 0 = no limit.
+    pub maxmemory: u64,
+    /// `maxmemory-policy`.
+    pub maxmemory_policy: crate::server::evict::Policy,
+    /// `maxmemory-samples`: keys sampled per database per eviction.
+    pub maxmemory_samples: usize,
+    /// `maxmemory-eviction-tenacity` (0-100): time budget of one eviction.
+    pub maxmemory_eviction_tenacity: u64,
+    /// `lfu-log-factor`: how slowly LFU counters grow.
+    pub lfu_log_factor: u32,
+    /// `lfu-decay-time`: minutes per LFU counter decrement (0 = never).
+    pub lfu_decay_time: u32,
     /// Largest bulk string a request may carry.
     pub proto_max_bulk_len: u64,
     /// Largest buffered request per client.
@@ -184,6 +196,12 @@ impl Default for Config {
             stop_writes_on_bgsave_error: false,
             rdb_del_sync_files: false,
             maxclients: 0,
+            maxmemory: 0,
+            maxmemory_policy: crate::server::evict::Policy::NoEviction,
+            maxmemory_samples: 0,
+            maxmemory_eviction_tenacity: 0,
+            lfu_log_factor: 0,
+            lfu_decay_time: 0,
             proto_max_bulk_len: 0,
             client_query_buffer_limit: 0,
             hz: 0,

@@ -27,9 +27,14 @@ pub fn parse_memory(s: &str) -> Result<u64, String> {
         "gb" => 1024 * 1024 * 1024,
         _ => return Err("argument must be a memory value".into()),
     };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| "argument must be a memory value".to_string())?;
+    // Like strtoull, no digits at all ("", "kb") reads as 0.
+    let n: u64 = if digits.is_empty() {
+        0
+    } else {
+        digits
+            .parse()
+            .map_err(|_| "argument must be a memory value".to_string())?
+    };
     n.checked_mul(mul)
         .ok_or_else(|| "argument must be a memory value".into())
 }
@@ -78,7 +83,10 @@ mod tests {
         assert_eq!(parse_memory("512mb"), Ok(512 * 1024 * 1024));
         assert_eq!(parse_memory("1gb"), Ok(1 << 30));
         assert!(parse_memory("12x").is_err());
-        assert!(parse_memory("").is_err());
+        // Redis's strtoull-based parser reads no digits as 0.
+        assert_eq!(parse_memory(""), Ok(0));
+        assert_eq!(parse_memory("kb"), Ok(0));
+        assert!(parse_memory("-1").is_err());
     }
 
     #[test]

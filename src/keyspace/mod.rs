@@ -8,6 +8,7 @@
 //! take the [`Keyspace::gate`] exclusively, while ordinary commands hold it
 //! shared.
 
+pub mod access;
 pub mod dict;
 pub mod events;
 pub mod shard;

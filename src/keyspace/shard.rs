@@ -1,5 +1,6 @@
 //! One shard of a database: a [`Dict`] of entries plus expiry bookkeeping.
 
+use super::access;
 use super::dict::{Dict, Keyed};
 use super::events;
 use super::value::{SmallBytes, Value};
@@ -11,7 +12,7 @@ pub struct Entry {
     pub value: Value,
     /// Unix time in ms after which the key is gone; 0 = no expiry.
     expire_at: u64,
-    /// Unix time in seconds of the last access (OBJECT IDLETIME, LRU).
+    /// Access clock: LRU time or LFU counter (see [`access`]).
     lru: u32,
 }
 
@@ -32,9 +33,21 @@ impl Entry {
         self.expire_at
     }
 
-    /// Seconds since the key was last read or written.
+    /// Seconds since the key was last read or written (meaningless while
+    /// an LFU policy is set: the field then holds a counter).
     pub fn idle_secs(&self, now: u64) -> u64 {
-        (lru_clock(now).wrapping_sub(self.lru)) as u64
+        access::idle_ms(self.lru, now) / 1000
+    }
+
+    /// Milliseconds since the key was last read or written (LRU
+    /// eviction's measure).
+    pub fn idle_ms(&self, now: u64) -> u64 {
+        access::idle_ms(self.lru, now)
+    }
+
+    /// The decayed LFU access counter (meaningful under an LFU policy).
+    pub fn lfu_freq(&self, now: u64) -> u8 {
+        access::decayed(self.lru, now)
     }
 
     fn is_expired(&self, now: u64) -> bool {
@@ -47,11 +60,6 @@ impl Entry {
         let node = std::mem::size_of::<Entry>() + 8;
         node.next_power_of_two() + self.key.heap_size() + self.value.heap_size()
     }
-}
-
-/// The access clock stored per key: Unix seconds, wrapping in 2106.
-fn lru_clock(now_ms: u64) -> u32 {
-    (now_ms / 1000) as u32
 }
 
 /// Shard contents.
@@ -122,7 +130,7 @@ impl Shard {
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
         self.expire_if_needed(key, now);
         let entry = self.dict.get_mut(key)?;
-        entry.lru = lru_clock(now);
+        entry.lru = access::touch(entry.lru, now);
         Some(entry)
     }
 
@@ -130,6 +138,12 @@ impl Shard {
     /// introspection that Redis does with `LOOKUP_NOTOUCH`).
     pub fn peek(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
         self.expire_if_needed(key, now);
+        self.dict.get(key)
+    }
+
+    /// The entry for `key` as stored, even if its TTL passed, without
+    /// counting an access (eviction checks its candidates this way).
+    pub fn get_raw(&self, key: &[u8]) -> Option<&Entry> {
         self.dict.get(key)
     }
 
@@ -145,7 +159,8 @@ impl Shard {
         if let Some(entry) = self.dict.get_mut(key) {
             let was_volatile = entry.expire_at != 0;
             entry.expire_at = expire_at;
-            entry.lru = lru_clock(now);
+            // Overwriting counts as an access: an LFU counter carries over.
+            entry.lru = access::touch(entry.lru, now);
             let old = std::mem::replace(&mut entry.value, value);
             self.volatile = self.volatile + (expire_at != 0) as usize - was_volatile as usize;
             return Some(old);
@@ -159,7 +174,7 @@ impl Shard {
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value, now: u64) -> Option<Value> {
         self.expire_if_needed(key, now);
         if let Some(entry) = self.dict.get_mut(key) {
-            entry.lru = lru_clock(now);
+            entry.lru = access::touch(entry.lru, now);
             return Some(std::mem::replace(&mut entry.value, value));
         }
         self.insert_new(key, value, 0, now);
@@ -239,13 +254,18 @@ impl Shard {
             key: SmallBytes::new(key),
             value,
             expire_at,
-            lru: lru_clock(now),
+            lru: access::fresh(now),
         }
     }
 
     /// Iterates over live entries.
     pub fn iter_live(&self, now: u64) -> impl Iterator<Item = &Entry> {
         self.dict.iter().filter(move |e| !e.is_expired(now))
+    }
+
+    /// Iterates over every stored entry, expired or not.
+    pub fn iter_all(&self) -> impl Iterator<Item = &Entry> {
+        self.dict.iter()
     }
 
     /// Visits the live entries of one bucket of the scan cursor.
@@ -255,6 +275,12 @@ impl Shard {
                 visit(e)
             }
         })
+    }
+
+    /// A pseudo-random entry chosen with `rnd`, expired or not (eviction
+    /// sampling: an expired key is as good a victim as any).
+    pub fn sample(&self, rnd: u64) -> Option<&Entry> {
+        self.dict.random(rnd)
     }
 
     /// A random live entry, if any (tries a few samples past expired keys).

@@ -69,6 +69,14 @@ impl Parser {
         }
     }
 
+    /// Bytes at the start of the buffer already parsed into arguments of a
+    /// command still being received. Redis moves such arguments out of
+    /// its query buffer, so `client-query-buffer-limit` applies to what
+    /// follows them only.
+    pub fn parsed_len(&self) -> usize {
+        self.pending.map_or(0, |(_, pos)| pos)
+    }
+
     /// Forgets the arguments of the command just executed.
     pub fn finish_command(&mut self) {
         self.spans.clear();

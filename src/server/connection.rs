@@ -146,17 +146,21 @@ impl Connection {
                 .stats
                 .net_input_bytes
                 .fetch_add(n as u64, Ordering::Relaxed);
-            if self.buf.len() as u64 > query_limit {
-                tracing::warn!(
-                    client = %self.client.handle.addr,
-                    "closing client that reached max query buffer length"
-                );
-                return Ok(Close::Now);
-            }
             let close = self.process_batch(max_bulk as usize).await?;
             self.flush().await?;
             self.publish_info();
             if close {
+                return Ok(Close::Now);
+            }
+            // What is left is the unparsed tail of a command still being
+            // received (arguments already parsed don't count, as Redis
+            // moves them out of its query buffer).
+            let unparsed = self.buf.len() - self.parser.parsed_len().min(self.buf.len());
+            if unparsed as u64 > query_limit {
+                tracing::warn!(
+                    client = %self.client.handle.addr,
+                    "closing client that reached max query buffer length"
+                );
                 return Ok(Close::Now);
             }
         }
@@ -235,7 +239,12 @@ impl Connection {
                 Parsed::Incomplete(need) => {
                     let missing = need.saturating_sub(self.buf.len());
                     if missing > READ_CHUNK {
-                        self.buf.reserve(missing.min(64 * 1024 * 1024));
+                        // Grow with the data actually received (doubling),
+                        // never by what a header merely announces: idle
+                        // clients announcing huge bulks must not hold
+                        // memory (it counts against maxmemory).
+                        let step = self.buf.len().max(READ_CHUNK * 4);
+                        self.buf.reserve(missing.min(step));
                     }
                     break;
                 }

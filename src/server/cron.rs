@@ -1,5 +1,6 @@
-//! Periodic background work: active expiry, snapshots (reaping the child,
-//! save points) and sampled statistics.
+//! Periodic background work: memory accounting and eviction, active
+//! expiry, snapshots (reaping the child, save points) and sampled
+//! statistics.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -78,6 +79,23 @@ pub async fn run(server: Arc<Server>) {
         let hz = server.config.read().hz.max(1);
         let period = Duration::from_millis(1000 / hz);
         tokio::time::sleep(period).await;
+        let used = super::memory::refresh();
+        server
+            .stats
+            .used_memory_peak
+            .fetch_max(used, Ordering::Relaxed);
+        // Finishes evictions a command's round left over, one time-limited
+        // round after another, yielding in between (Redis's eviction timer).
+        while server.evict.over_limit() {
+            let outcome = {
+                let _gate = server.keyspace.gate.read();
+                super::evict::perform(&server)
+            };
+            if outcome != super::evict::Outcome::Running {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
         active_expire(&server, &mut cursor, period * EXPIRE_CPU_PERCENT / 100);
         crate::persist::snapshot::cron(&server);
         let ops = server.stats.commands_processed.load(Ordering::Relaxed);

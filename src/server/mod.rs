@@ -4,7 +4,9 @@ pub mod blocking;
 pub mod clients;
 mod connection;
 mod cron;
+pub mod evict;
 pub mod latency;
+pub mod memory;
 pub mod monitor;
 pub mod notify;
 pub mod pause;
@@ -63,6 +65,8 @@ pub struct Server {
     pub pause: pause::ClientPause,
     /// Counters for `INFO`.
     pub stats: Stats,
+    /// `maxmemory` and eviction.
+    pub evict: evict::Eviction,
     /// SLOWLOG.
     pub slowlog: slowlog::SlowLog,
     /// LATENCY monitor.
@@ -105,9 +109,11 @@ fn configure_diagnostics(slowlog: &slowlog::SlowLog, latency: &latency::Latency,
 }
 
 impl Server {
-    /// Applies the slow log and latency directives after `CONFIG SET`.
+    /// Applies the slow log, latency and memory directives after
+    /// `CONFIG SET`.
     pub fn configure_diagnostics(&self, config: &Config) {
         configure_diagnostics(&self.slowlog, &self.latency, config);
+        self.evict.configure(config);
     }
 
     /// Builds the server state from a configuration.
@@ -123,6 +129,11 @@ impl Server {
         let slowlog = slowlog::SlowLog::default();
         let latency = latency::Latency::default();
         configure_diagnostics(&slowlog, &latency, &config);
+        let evict = evict::Eviction::default();
+        evict.configure(&config);
+        evict
+            .startup_memory
+            .store(memory::refresh(), Ordering::Relaxed);
         Self {
             config: RwLock::new(config),
             keyspace: Keyspace::new(databases),
@@ -136,6 +147,7 @@ impl Server {
             notify,
             pause: pause::ClientPause::default(),
             stats: Stats::default(),
+            evict,
             slowlog,
             latency,
             started: Instant::now(),

@@ -34,6 +34,8 @@ pub struct Stats {
     pub input_bytes_per_sec: AtomicU64,
     /// Instantaneous client output in bytes per second, sampled likewise.
     pub output_bytes_per_sec: AtomicU64,
+    /// Keys evicted for `maxmemory` (`evicted_keys`).
+    pub evicted_keys: AtomicU64,
     /// Highest `used_memory` observed by `INFO memory`.
     pub used_memory_peak: AtomicU64,
     /// The keyspace's expired-key total at the last `CONFIG RESETSTAT`.
@@ -96,6 +98,7 @@ impl Stats {
             &self.error_replies,
             &self.net_input_bytes,
             &self.net_output_bytes,
+            &self.evicted_keys,
         ] {
             c.store(0, Ordering::Relaxed);
         }
