@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::ctx::{Action, ReplyMode};
 use super::{c_str, flags, ClientState, Command, Ctx};
+use crate::acl::log::Context;
 use crate::protocol::reply::Reply;
 use crate::server::{tracking, Server};
 use crate::util::time::{now_ms, now_us};
@@ -80,6 +81,14 @@ pub fn execute(
     }
     client.stats.commands += 1;
     let resolved = resolve(server, args);
+    // ACL: checked once authenticated (NOAUTH comes first), logged only
+    // when it is the reply; a flag check for users allowed everything.
+    let denied = match resolved {
+        Ok(cmd) if client.authenticated => {
+            crate::acl::check(server, client, cmd, args, Context::of(client)).err()
+        }
+        _ => None,
+    };
     match resolved {
         Err(ref msg) => {
             if let Some(cmd) = server.commands.lookup(args[0]) {
@@ -92,6 +101,21 @@ pub fn execute(
             cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
             flag_transaction(client);
             reply_error(server, client, out, b"NOAUTH Authentication required.");
+        }
+        Ok(cmd) if denied.is_some() => {
+            cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            flag_transaction(client);
+            let msg = denied.map(|e| e.bytes().to_vec()).unwrap_or_default();
+            if cmd.name == "exec" {
+                // Redis aborts a transaction whose EXEC is refused.
+                client.multi = None;
+                client.unwatch_all(server);
+                let mut abort = b"EXECABORT Transaction discarded because of: ".to_vec();
+                abort.extend_from_slice(&msg);
+                reply_error(server, client, out, &abort);
+            } else {
+                reply_error(server, client, out, &msg);
+            }
         }
         Ok(cmd) if !out.resp3 && client.subs.active() && !allowed_when_subscribed(cmd) => {
             let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd.name);

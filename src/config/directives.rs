@@ -257,6 +257,28 @@ pub static DIRECTIVES: &[Directive] = &[
         },
     },
     Directive {
+        name: "protected-mode",
+        default: "yes",
+        access: Access::Mutable,
+        doc: "Refuse clients from non-loopback addresses while the default user has no password.",
+        get: |c| yes_no(c.protected_mode),
+        set: |c, v| {
+            c.protected_mode = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "aclfile",
+        default: "",
+        access: Access::Immutable,
+        doc: "File of ACL users, loaded at start-up and by ACL LOAD, written by ACL SAVE; empty = none.",
+        get: |c| c.aclfile.clone(),
+        set: |c, v| {
+            c.aclfile = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
         name: "threads",
         default: "0",
         access: Access::Immutable,

@@ -49,6 +49,10 @@ pub struct Config {
     pub hz: u64,
     /// Password of the default user; empty = none.
     pub requirepass: String,
+    /// Refuse non-loopback clients while the default user has no password.
+    pub protected_mode: bool,
+    /// ACL file path; empty = none.
+    pub aclfile: String,
     /// Worker threads; 0 = one per available core.
     pub threads: usize,
     /// Thresholds of the compact collection encodings.
@@ -151,6 +155,8 @@ impl Default for Config {
             client_query_buffer_limit: 0,
             hz: 0,
             requirepass: String::new(),
+            protected_mode: false,
+            aclfile: String::new(),
             threads: 0,
             encodings: Encodings::default(),
             output_limits: OutputLimits::default(),

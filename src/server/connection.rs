@@ -92,7 +92,7 @@ struct Connection {
 
 /// Serves one accepted connection until it closes.
 pub async fn serve(server: Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle>) {
-    let authenticated = server.config.read().requirepass.is_empty();
+    let authenticated = server.acl.default_needs_no_auth(&server);
     let id = handle.id;
     let mut conn = Connection {
         client: ClientState::new(handle, authenticated),

@@ -75,6 +75,8 @@ pub struct Server {
     pub tcp_port: AtomicU16,
     /// Unix time (s) of the last successful save (start time until then).
     pub lastsave: AtomicU64,
+    /// Users and the ACL log.
+    pub acl: crate::acl::Acl,
     shutdown: Notify,
 }
 
@@ -138,6 +140,7 @@ impl Server {
             run_id: new_run_id(),
             tcp_port: AtomicU16::new(0),
             lastsave: AtomicU64::new(now_ms() / 1000),
+            acl: crate::acl::Acl::default(),
             shutdown: Notify::new(),
         }
     }
@@ -255,6 +258,16 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
             });
             continue;
         }
+        if crate::acl::refuses_connection(&server, peer.ip()) {
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let mut stream = stream;
+                let _ = stream
+                    .write_all(crate::acl::PROTECTED_MODE_ERROR.as_bytes())
+                    .await;
+            });
+            continue;
+        }
         configure_stream(&stream, keepalive);
         let laddr = stream
             .local_addr()
@@ -283,6 +296,7 @@ pub fn worker_threads(config: &Config) -> usize {
 pub async fn run(config: Config) -> Result<(), String> {
     let listeners = open_listeners(&config)?;
     let server = Arc::new(Server::new(config));
+    crate::acl::load_at_startup(&server)?;
     let port = listeners[0].local_addr().map(|a| a.port()).unwrap_or(0);
     server.tcp_port.store(port, Ordering::Relaxed);
     for listener in listeners {
