@@ -261,6 +261,32 @@ fn channel_allowed(patterns: &[Vec<u8>], channel: &[u8], literal: bool) -> bool 
     })
 }
 
+/// Key positions and the permissions they need. SET and BITFIELD declare
+/// `variable_flags`: as Redis's key extraction, the arguments decide
+/// whether the key is read (SET ... GET; BITFIELD always) or written
+/// (BITFIELD only with SET/INCRBY).
+fn key_access(cmd: &Command, args: &[&[u8]]) -> Vec<(usize, u8)> {
+    let mut keys = cmd.key_access(args);
+    let has = |from: usize, words: &[&str]| {
+        args.iter()
+            .skip(from)
+            .any(|a| words.iter().any(|w| a.eq_ignore_ascii_case(w.as_bytes())))
+    };
+    let variable = match cmd.name.as_str() {
+        "set" if has(3, &["get"]) => Some(KEY_READ | KEY_WRITE),
+        "set" => Some(KEY_WRITE),
+        "bitfield" if has(2, &["set", "incrby"]) => Some(KEY_READ | KEY_WRITE),
+        "bitfield" => Some(KEY_READ),
+        _ => None,
+    };
+    if let Some(perm) = variable {
+        for key in &mut keys {
+            key.1 = perm;
+        }
+    }
+    keys
+}
+
 /// Checks a command against a user's rules (Redis's
 /// `ACLCheckAllUserCommandPerm`): some selector must allow the command,
 /// all its keys and channels; otherwise the most relevant denial.
@@ -288,7 +314,7 @@ pub fn check_rules(rules: &Rules, cmd: &Command, args: &[&[u8]]) -> Result<(), D
                 }
             }
             if !sel.allkeys {
-                let keys = keys.get_or_insert_with(|| cmd.key_access(args));
+                let keys = keys.get_or_insert_with(|| key_access(cmd, args));
                 for &(pos, need) in keys.iter() {
                     let ok = sel.patterns.iter().any(|(perm, pat)| {
                         perm & need == need && glob_match(pat, args[pos], false)
