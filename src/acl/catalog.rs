@@ -103,7 +103,10 @@ impl Catalog {
 
     fn push(&mut self, json: &Json, is_sub: bool) -> usize {
         let id = self.entries.len();
-        let name = json["name"].as_str().unwrap_or_default().to_ascii_lowercase();
+        let name = json["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         self.by_name.insert(name.clone(), id);
         self.entries.push(Entry {
             id,

@@ -300,7 +300,11 @@ pub fn check_rules(rules: &Rules, cmd: &Command, args: &[&[u8]]) -> Result<(), D
             if !sel.allcommands && !no_auth {
                 let id = entry.map(|e| e.id).ok_or(Denied::Command)?;
                 if !sel.bit(id) {
-                    let idx = if entry.is_some_and(|e| e.is_sub) { 2 } else { 1 };
+                    let idx = if entry.is_some_and(|e| e.is_sub) {
+                        2
+                    } else {
+                        1
+                    };
                     let allowed = args.len() >= 2
                         && args.get(idx).is_some_and(|arg| {
                             sel.first_args(id)
@@ -490,6 +494,20 @@ pub fn key_permissions(read: bool, write: bool) -> u8 {
     (if read { KEY_READ } else { 0 }) | (if write { KEY_WRITE } else { 0 })
 }
 
+/// Loads the `aclfile` at start-up, after `requirepass` (so the file has
+/// the last word on the default user, as in Redis).
+pub fn load_at_startup(server: &Server) -> Result<(), String> {
+    server.acl.sync_requirepass(&server.config.read());
+    let path = server.config.read().aclfile.clone();
+    if path.is_empty() {
+        return Ok(());
+    }
+    let users = file::read(&path)
+        .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
+    server.acl.replace_all(users);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,18 +525,4 @@ mod tests {
         assert!(!protected_mode_refuses(false, true, other));
         assert!(!protected_mode_refuses(true, false, other));
     }
-}
-
-/// Loads the `aclfile` at start-up, after `requirepass` (so the file has
-/// the last word on the default user, as in Redis).
-pub fn load_at_startup(server: &Server) -> Result<(), String> {
-    server.acl.sync_requirepass(&server.config.read());
-    let path = server.config.read().aclfile.clone();
-    if path.is_empty() {
-        return Ok(());
-    }
-    let users = file::read(&path)
-        .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
-    server.acl.replace_all(users);
-    Ok(())
 }

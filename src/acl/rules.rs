@@ -92,7 +92,8 @@ fn valid_hash(h: &[u8]) -> bool {
 /// Whether a name or pattern contains whitespace or NUL, which Redis
 /// refuses so rules can be written back as space-separated text.
 pub fn has_spaces(s: &[u8]) -> bool {
-    s.iter().any(|&c| c == 0 || c.is_ascii_whitespace() || c == 0x0b)
+    s.iter()
+        .any(|&c| c == 0 || c.is_ascii_whitespace() || c == 0x0b)
 }
 
 /// A set of permissions: commands, key patterns and channel patterns.
@@ -484,9 +485,9 @@ impl Rules {
         }
         let hashed = hash_password(pass);
         // Every stored hash is compared so timing does not reveal which matched.
-        self.passwords
-            .iter()
-            .fold(false, |ok, p| constant_time_eq(hashed.as_bytes(), p.as_bytes()) | ok)
+        self.passwords.iter().fold(false, |ok, p| {
+            constant_time_eq(hashed.as_bytes(), p.as_bytes()) | ok
+        })
     }
 
     /// Applies one `ACL SETUSER` operation (Redis's `ACLSetUser`).
@@ -649,17 +650,20 @@ mod tests {
     #[test]
     fn descriptions_match_redis() {
         assert_eq!(Rules::default().describe(), "off resetchannels -@all");
-        assert_eq!(
-            Rules::default_user().describe(),
-            "on nopass ~* &* +@all"
-        );
+        assert_eq!(Rules::default_user().describe(), "on nopass ~* &* +@all");
         let r = rules(&["on", "~app:*", "%R~r:*", "&ch*", "+@read", "(+get ~x*)"]);
         assert_eq!(
             r.describe(),
             "on ~app:* %R~r:* resetchannels &ch* -@all +@read (~x* resetchannels -@all +get)"
         );
-        assert_eq!(rules(&["+@all", "-@dangerous"]).describe(), "off resetchannels +@all -@dangerous");
-        assert_eq!(rules(&["reset", "+select|0"]).selectors[0].describe_commands(), "-@all +select|0");
+        assert_eq!(
+            rules(&["+@all", "-@dangerous"]).describe(),
+            "off resetchannels +@all -@dangerous"
+        );
+        assert_eq!(
+            rules(&["reset", "+select|0"]).selectors[0].describe_commands(),
+            "-@all +select|0"
+        );
     }
 
     #[test]

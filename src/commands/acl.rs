@@ -300,13 +300,7 @@ fn dryrun(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let cmd = match crate::command::resolve(ctx.server, target) {
         Ok(cmd) => cmd,
         Err(msg) if msg.starts_with(b"ERR wrong number") => return Err(CmdError::Bytes(msg)),
-        Err(_) => {
-            return Err(CmdError::with_arg(
-                "ERR Command '",
-                args[3],
-                "' not found",
-            ))
-        }
+        Err(_) => return Err(CmdError::with_arg("ERR Command '", args[3], "' not found")),
     };
     let verdict = check_rules(&user.rules(), cmd, target);
     match verdict {

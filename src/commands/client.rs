@@ -278,9 +278,9 @@ impl<'a> KillFilter<'a> {
             && self.kind.is_none_or(|k| type_of(c) == k)
             && self.addr.is_none_or(|a| c.addr.as_bytes() == a)
             && self.laddr.is_none_or(|a| c.laddr.as_bytes() == a)
-            && self.user.is_none_or(|u| {
-                c.info.lock().user.as_deref().unwrap_or(b"default") == u
-            })
+            && self
+                .user
+                .is_none_or(|u| c.info.lock().user.as_deref().unwrap_or(b"default") == u)
             && self
                 .max_age
                 .is_none_or(|age| c.created.elapsed().as_secs() >= age)
