@@ -452,3 +452,27 @@ fn protected_mode_refuses_remote_clients_without_password() {
     local.cmd(&["CONFIG", "SET", "requirepass", "pw"]);
     assert_eq!(remote_ping(), "-NOAUTH Authentication required.\r\n");
 }
+
+#[test]
+fn exec_rechecks_permissions_changed_after_queuing() {
+    let s = Server::start();
+    let mut admin = s.raw();
+    admin.cmd(&["ACL", "SETUSER", "ex", "on", "nopass", "+@all", "~*"]);
+    let mut u = login(&s, "ex", "x");
+    for cmd in [
+        &["MULTI"][..],
+        &["SET", "k", "v"],
+        &["GET", "k"],
+        &["SET", "other", "v"],
+    ] {
+        u.cmd(cmd);
+    }
+    admin.cmd(&["ACL", "SETUSER", "ex", "-get", "resetkeys", "~o*"]);
+    let prefix = "-NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: ";
+    assert_eq!(
+        u.cmd_str(&["EXEC"]),
+        format!("*3\r\n{prefix}no permission to touch the specified keys\r\n{prefix}no permission to execute the command or subcommand\r\n+OK\r\n")
+    );
+    let log = admin.cmd_str(&["ACL", "LOG"]);
+    assert_eq!(log.matches("$5\r\nmulti\r\n").count(), 2, "{log}");
+}

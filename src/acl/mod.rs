@@ -402,6 +402,45 @@ pub fn check(
     })
 }
 
+/// Checks a queued command again when EXEC runs it, as the rules may have
+/// changed since it was queued; the error is Redis's wording for that case.
+pub fn check_at_exec(
+    server: &Server,
+    client: &ClientState,
+    cmd: &Command,
+    args: &[&[u8]],
+) -> Result<(), CmdError> {
+    let user = client_user(server, client);
+    if user.unrestricted() {
+        return Ok(());
+    }
+    let denied = check_rules(&user.rules(), cmd, args);
+    denied.map_err(|d| {
+        let (reason, object, why) = match d {
+            Denied::Command => (
+                Reason::Command,
+                cmd.name.as_bytes(),
+                "no permission to execute the command or subcommand",
+            ),
+            Denied::Key(i) => (
+                Reason::Key,
+                args[i],
+                "no permission to touch the specified keys",
+            ),
+            Denied::Channel(i) => (
+                Reason::Channel,
+                args[i],
+                "no permission to access one of the channels used as arguments",
+            ),
+        };
+        server
+            .acl
+            .log
+            .add(client, reason, Context::Multi, object, &user.name);
+        CmdError::msg(format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {why}"))
+    })
+}
+
 /// Disconnects the clients authenticated as one of `users` (ACL DELUSER,
 /// ACL LOAD).
 pub fn kill_clients_of(server: &Server, users: &[Arc<User>], except: Option<u64>) {
