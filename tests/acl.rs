@@ -207,8 +207,15 @@ fn requirepass_is_the_default_users_password() {
     );
     assert_eq!(s.raw().cmd_str(&["AUTH", "pw"]), WRONGPASS);
     assert_eq!(s.raw().cmd_str(&["AUTH", "default", "new"]), "+OK\r\n");
+    let mut waiting = s.raw();
+    assert_eq!(
+        waiting.cmd_str(&["PING"]),
+        "-NOAUTH Authentication required.\r\n"
+    );
     assert_eq!(r.cmd_str(&["CONFIG", "SET", "requirepass", ""]), "+OK\r\n");
     assert_eq!(s.raw().cmd_str(&["PING"]), "+PONG\r\n");
+    // Clients that never authenticated need not once no password is set.
+    assert_eq!(waiting.cmd_str(&["PING"]), "+PONG\r\n");
 }
 
 #[test]

@@ -369,9 +369,24 @@ pub fn noperm(cmd: &Command, denied: Denied) -> CmdError {
     })
 }
 
+/// The error a script gets from `redis.call`/`pcall` for a denial (the
+/// script machinery appends where the script failed, as Redis does).
+fn script_error(denied: Denied) -> CmdError {
+    CmdError::err(match denied {
+        Denied::Command => {
+            "ERR The user executing the script can't run this command or subcommand"
+        }
+        Denied::Key(_) => "ERR The user executing the script can't access at least one of the keys mentioned in the command arguments",
+        Denied::Channel(_) => {
+            "ERR The user executing the script can't publish to the channel mentioned in the command"
+        }
+    })
+}
+
 /// Checks whether `client` may run `cmd` with `args`, logging a denial in
-/// the ACL log under `context`. Scripts call this for `redis.call` with
-/// [`Context::Lua`]; the dispatcher calls it for every command.
+/// the ACL log under `context`. The dispatcher calls it for every command;
+/// scripts call it for `redis.call`/`pcall` with [`Context::Lua`] and get
+/// Redis's script wording of the error.
 pub fn check(
     server: &Server,
     client: &ClientState,
@@ -398,7 +413,11 @@ pub fn check(
             .acl
             .log
             .add(client, reason, context, object, &user.name);
-        noperm(cmd, d)
+        if context == Context::Lua {
+            script_error(d)
+        } else {
+            noperm(cmd, d)
+        }
     })
 }
 
@@ -550,6 +569,49 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scripts_get_their_own_wording_and_log_context() {
+        let server = Server::new(Config::default());
+        let mut rules = Rules::default();
+        for op in ["on", "nopass", "+get", "~k*"] {
+            rules.apply(op.as_bytes()).unwrap();
+        }
+        let (user, _) = server.acl.set_user(b"lua-user", rules);
+        let handle = server.clients.register("a".into(), "b".into(), 0);
+        let mut client = ClientState::new(handle, true);
+        set_client_user(&mut client, Some(user));
+        let get = server.commands.lookup(b"get").unwrap();
+        let set = server.commands.lookup(b"set").unwrap();
+        assert!(check(&server, &client, get, &[b"get", b"k1"], Context::Lua).is_ok());
+        let err = check(&server, &client, get, &[b"get", b"x"], Context::Lua).unwrap_err();
+        assert_eq!(
+            err.bytes(),
+            b"ERR The user executing the script can't access at least one of the keys mentioned in the command arguments"
+        );
+        let err = check(&server, &client, set, &[b"set", b"k", b"v"], Context::Lua).unwrap_err();
+        assert_eq!(
+            err.bytes(),
+            b"ERR The user executing the script can't run this command or subcommand"
+        );
+        let err = check(
+            &server,
+            &client,
+            set,
+            &[b"set", b"k", b"v"],
+            Context::Toplevel,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.bytes(),
+            b"NOPERM this user has no permissions to run the 'set' command"
+        );
+        let log = server.acl.log.newest(10);
+        assert_eq!(log.len(), 3);
+        assert_eq!(log[1].context, Context::Lua);
+        assert_eq!(log[2].reason, Reason::Key);
+        assert_eq!(log[2].object, b"x");
+    }
 
     #[test]
     fn protected_mode_decision() {

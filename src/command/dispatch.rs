@@ -81,10 +81,13 @@ pub fn execute(
     }
     client.stats.commands += 1;
     let resolved = resolve(server, args);
+    // As Redis's authRequired(): an unauthenticated client may go on once
+    // the default user needs no password any more.
+    let needs_auth = !client.authenticated && !server.acl.default_needs_no_auth(server);
     // ACL: checked once authenticated (NOAUTH comes first), logged only
     // when it is the reply; a flag check for users allowed everything.
     let denied = match resolved {
-        Ok(cmd) if client.authenticated => {
+        Ok(cmd) if !needs_auth => {
             crate::acl::check(server, client, cmd, args, Context::of(client)).err()
         }
         _ => None,
@@ -97,7 +100,7 @@ pub fn execute(
             flag_transaction(client);
             reply_error(server, client, out, msg);
         }
-        Ok(cmd) if !client.authenticated && !cmd.has(flags::NO_AUTH) => {
+        Ok(cmd) if needs_auth && !cmd.has(flags::NO_AUTH) => {
             cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
             flag_transaction(client);
             reply_error(server, client, out, b"NOAUTH Authentication required.");
