@@ -483,3 +483,18 @@ fn exec_rechecks_permissions_changed_after_queuing() {
     let log = admin.cmd_str(&["ACL", "LOG"]);
     assert_eq!(log.matches("$5\r\nmulti\r\n").count(), 2, "{log}");
 }
+
+#[test]
+fn secrets_are_redacted_in_the_slow_log() {
+    let s = Server::start_with(&["--slowlog-log-slower-than", "0"]);
+    let mut r = s.raw();
+    r.cmd(&["ACL", "SETUSER", "sl", "on", ">topsecret", "+@all"]);
+    r.cmd(&["AUTH", "sl", "topsecret"]);
+    let log = r.cmd_str(&["SLOWLOG", "GET", "2"]);
+    assert!(!log.contains("topsecret"), "{log}");
+    assert!(
+        log.contains("$4\r\nAUTH\r\n$10\r\n(redacted)\r\n$10\r\n(redacted)\r\n"),
+        "{log}"
+    );
+    assert!(log.contains("$3\r\nACL\r\n$7\r\nSETUSER\r\n$10\r\n(redacted)\r\n$10\r\n(redacted)\r\n$10\r\n(redacted)\r\n"), "{log}");
+}
