@@ -95,7 +95,7 @@ pub struct AclLog {
 }
 
 impl AclLog {
-    /// Records a denial for `client`.
+    /// Records a denial for `client`, keeping at most `max_len` entries.
     pub fn add(
         &self,
         client: &ClientState,
@@ -103,6 +103,7 @@ impl AclLog {
         context: Context,
         object: &[u8],
         username: &[u8],
+        max_len: usize,
     ) {
         let now = now_ms();
         let client_info = client.handle.describe();
@@ -132,7 +133,7 @@ impl AclLog {
             time_ms: now,
             client_info,
         });
-        entries.truncate(MAX_LEN);
+        entries.truncate(max_len);
     }
 
     /// The newest `count` entries.
@@ -145,6 +146,3 @@ impl AclLog {
         self.entries.lock().clear();
     }
 }
-
-/// Entries kept (Redis's default `acllog-max-len`).
-const MAX_LEN: usize = 128;

@@ -179,6 +179,11 @@ impl Acl {
     }
 }
 
+/// `acllog-max-len`.
+fn max_len(server: &Server) -> usize {
+    server.config.read().acllog_max_len
+}
+
 /// The user a client runs as.
 pub fn client_user<'a>(server: &'a Server, client: &'a ClientState) -> &'a Arc<User> {
     client.user.as_ref().unwrap_or(&server.acl.default)
@@ -213,7 +218,7 @@ pub fn auth(
             server
                 .acl
                 .log
-                .add(client, Reason::Auth, context, object, name);
+                .add(client, Reason::Auth, context, object, name, max_len(server));
             Err(CmdError::err(WRONGPASS))
         }
     }
@@ -412,7 +417,7 @@ pub fn check(
         server
             .acl
             .log
-            .add(client, reason, context, object, &user.name);
+            .add(client, reason, context, object, &user.name, max_len(server));
         if context == Context::Lua {
             script_error(d)
         } else {
@@ -455,7 +460,7 @@ pub fn check_at_exec(
         server
             .acl
             .log
-            .add(client, reason, Context::Multi, object, &user.name);
+            .add(client, reason, Context::Multi, object, &user.name, max_len(server));
         CmdError::msg(format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {why}"))
     })
 }

@@ -268,6 +268,17 @@ pub static DIRECTIVES: &[Directive] = &[
         },
     },
     Directive {
+        name: "acllog-max-len",
+        default: "128",
+        access: Access::Mutable,
+        doc: "Entries kept in the ACL log (ACL LOG).",
+        get: |c| c.acllog_max_len.to_string(),
+        set: |c, v| {
+            c.acllog_max_len = parse_int(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Directive {
         name: "aclfile",
         default: "",
         access: Access::Immutable,

@@ -53,6 +53,8 @@ pub struct Config {
     pub protected_mode: bool,
     /// ACL file path; empty = none.
     pub aclfile: String,
+    /// Entries kept in the ACL log.
+    pub acllog_max_len: usize,
     /// Worker threads; 0 = one per available core.
     pub threads: usize,
     /// Thresholds of the compact collection encodings.
@@ -157,6 +159,7 @@ impl Default for Config {
             requirepass: String::new(),
             protected_mode: false,
             aclfile: String::new(),
+            acllog_max_len: 0,
             threads: 0,
             encodings: Encodings::default(),
             output_limits: OutputLimits::default(),
