@@ -507,11 +507,17 @@ fn acl_log_length_is_configurable() {
         r.cmd_str(&["CONFIG", "GET", "acllog-max-len"]),
         "*2\r\n$14\r\nacllog-max-len\r\n$3\r\n128\r\n"
     );
-    assert_eq!(r.cmd_str(&["CONFIG", "SET", "acllog-max-len", "2"]), "+OK\r\n");
+    assert_eq!(
+        r.cmd_str(&["CONFIG", "SET", "acllog-max-len", "2"]),
+        "+OK\r\n"
+    );
     for user in ["a", "b", "c"] {
         r.cmd(&["AUTH", user, "x"]);
     }
     let log = r.cmd_str(&["ACL", "LOG"]);
     assert!(log.starts_with("*2\r\n"), "{log}");
-    assert!(log.contains("$1\r\nc\r\n") && !log.contains("$1\r\na\r\n"), "{log}");
+    assert!(
+        log.contains("$1\r\nc\r\n") && !log.contains("$1\r\na\r\n"),
+        "{log}"
+    );
 }

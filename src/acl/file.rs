@@ -17,8 +17,13 @@ fn strerror(e: &std::io::Error) -> String {
 }
 
 /// Parses an ACL file's text into users, or Redis's one-line description
-/// of every problem found (`file` names the file in messages).
-pub fn parse(text: &[u8], file: &str) -> Result<BTreeMap<Vec<u8>, Rules>, String> {
+/// of every problem found (`file` names the file in messages);
+/// `pubsub_all` is `acl-pubsub-default allchannels`.
+pub fn parse(
+    text: &[u8],
+    file: &str,
+    pubsub_all: bool,
+) -> Result<BTreeMap<Vec<u8>, Rules>, String> {
     let mut users: BTreeMap<Vec<u8>, Rules> = BTreeMap::new();
     let mut errors = String::new();
     for (i, line) in text.split(|&b| b == b'\n').enumerate() {
@@ -49,7 +54,7 @@ pub fn parse(text: &[u8], file: &str) -> Result<BTreeMap<Vec<u8>, Rules>, String
             ));
             continue;
         }
-        let mut rules = Rules::default();
+        let mut rules = Rules::new(pubsub_all);
         match merge_selector_args(&argv[2..]) {
             Ok(ops) => {
                 for op in ops {
@@ -76,14 +81,14 @@ pub fn parse(text: &[u8], file: &str) -> Result<BTreeMap<Vec<u8>, Rules>, String
 }
 
 /// Reads and parses the ACL file at `path`.
-pub fn read(path: &str) -> Result<BTreeMap<Vec<u8>, Rules>, String> {
+pub fn read(path: &str, pubsub_all: bool) -> Result<BTreeMap<Vec<u8>, Rules>, String> {
     let text = std::fs::read(path).map_err(|e| {
         format!(
             "Error loading ACLs, opening file '{path}': {}",
             strerror(&e)
         )
     })?;
-    parse(&text, path)
+    parse(&text, path, pubsub_all)
 }
 
 /// The file's content for the current users.
@@ -125,12 +130,12 @@ mod tests {
     #[test]
     fn parse_reports_every_error_like_redis() {
         let text = b"user a on >x ~* +@all\n\nuser a off\nfoo bar\nuser b +nosuch\n";
-        let err = parse(text, "f.acl").err().unwrap();
+        let err = parse(text, "f.acl", false).err().unwrap();
         assert_eq!(
             err,
             "WARNING: Duplicate user 'a' found on line 3. f.acl:4 should start with user keyword followed by the username. f.acl:5: Unknown command or category name in ACL. WARNING: ACL errors detected, no change to the previously active ACL rules was performed"
         );
-        let users = parse(b"user a on nopass ~* &* +@all\n", "f").unwrap();
+        let users = parse(b"user a on nopass ~* &* +@all\n", "f", false).unwrap();
         assert_eq!(users[b"a".as_slice()].describe(), "on nopass ~* &* +@all");
     }
 }

@@ -565,7 +565,8 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
     if path.is_empty() {
         return Ok(());
     }
-    let users = file::read(&path)
+    let pubsub_all = server.config.read().acl_pubsub_all;
+    let users = file::read(&path, pubsub_all)
         .map_err(|e| format!("Aborting Redis startup because of ACL errors: {e}"))?;
     server.acl.replace_all(users);
     Ok(())

@@ -116,11 +116,11 @@ pub struct Selector {
 }
 
 impl Selector {
-    fn new(root: bool) -> Selector {
+    fn new(root: bool, allchannels: bool) -> Selector {
         Selector {
             root,
             allkeys: false,
-            allchannels: false,
+            allchannels,
             allcommands: false,
             bits: [0; WORDS],
             first_args: BTreeMap::new(),
@@ -310,14 +310,14 @@ impl Selector {
     pub fn describe_commands(&self) -> String {
         let mut rules = String::new();
         let additive = !self.bit(FUTURE_BIT);
-        let mut fake = Selector::new(false);
+        let mut fake = Selector::new(false, false);
         if additive {
             rules.push_str("-@all ");
         } else {
             rules.push_str("+@all ");
             fake.all_commands(true);
         }
-        let mut temp = Selector::new(false);
+        let mut temp = Selector::new(false, false);
         temp.bits = self.bits;
         let mut applied = [false; CATEGORIES.len()];
         loop {
@@ -433,6 +433,9 @@ fn pattern_string((flags, pat): &(u8, Vec<u8>)) -> String {
 /// Everything that defines a user besides its name.
 #[derive(Clone)]
 pub struct Rules {
+    /// `acl-pubsub-default allchannels` while rules are applied: new
+    /// selectors and `reset` then allow every channel.
+    pub pubsub_all: bool,
     flags: u8,
     /// SHA256 hex digests of the passwords.
     pub passwords: Vec<String>,
@@ -442,15 +445,22 @@ pub struct Rules {
 
 impl Default for Rules {
     fn default() -> Self {
-        Rules {
-            flags: DISABLED,
-            passwords: Vec::new(),
-            selectors: vec![Selector::new(true)],
-        }
+        Rules::new(false)
     }
 }
 
 impl Rules {
+    /// A fresh user's rules (disabled, nothing allowed); `pubsub_all` is
+    /// `acl-pubsub-default allchannels`.
+    pub fn new(pubsub_all: bool) -> Rules {
+        Rules {
+            pubsub_all,
+            flags: DISABLED,
+            passwords: Vec::new(),
+            selectors: vec![Selector::new(true, pubsub_all)],
+        }
+    }
+
     /// The rules of a fresh `default` user: everything allowed, no password.
     pub fn default_user() -> Rules {
         let mut r = Rules::default();
@@ -537,7 +547,7 @@ impl Rules {
                 .ok_or(RuleError::NoSuchPassword)?;
             self.passwords.remove(pos);
         } else if op[0] == b'(' && op[op.len() - 1] == b')' {
-            let mut selector = Selector::new(false);
+            let mut selector = Selector::new(false, self.pubsub_all);
             let inner = &op[1..op.len() - 1];
             for part in inner.split(|c| c.is_ascii_whitespace()) {
                 if !part.is_empty() {
@@ -552,6 +562,7 @@ impl Rules {
                 "resetpass",
                 "resetkeys",
                 "resetchannels",
+                if self.pubsub_all { "allchannels" } else { "" },
                 "off",
                 "sanitize-payload",
                 "clearselectors",

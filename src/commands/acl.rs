@@ -4,7 +4,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use crate::acl::catalog::{catalog, category, CATEGORIES};
-use crate::acl::rules::{has_spaces, merge_selector_args, Selector};
+use crate::acl::rules::{has_spaces, merge_selector_args, Rules, Selector};
 use crate::acl::{self, check_rules, client_user, file, kill_clients_of, Denied, User};
 use crate::command::{Action, CmdError, CmdResult, Ctx, TableBuilder};
 use crate::commands::args::{int, is};
@@ -50,10 +50,12 @@ fn setuser(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         )
     })?;
     let existing = ctx.server.acl.user(name);
+    let pubsub_all = ctx.server.config.read().acl_pubsub_all;
     let mut rules = existing
         .as_ref()
         .map(|u| u.rules().clone())
-        .unwrap_or_default();
+        .unwrap_or_else(|| Rules::new(pubsub_all));
+    rules.pubsub_all = pubsub_all;
     for op in &ops {
         if let Err(e) = rules.apply(op) {
             let prefix = "ERR Error in ACL SETUSER modifier '";
@@ -284,7 +286,8 @@ fn save(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 fn load(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     sync(ctx);
     let path = acl_file(ctx)?;
-    let users = file::read(&path).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
+    let pubsub_all = ctx.server.config.read().acl_pubsub_all;
+    let users = file::read(&path, pubsub_all).map_err(|e| CmdError::msg(format!("ERR {e}")))?;
     let gone = ctx.server.acl.replace_all(users);
     disconnect(ctx, &gone);
     ctx.out.ok();

@@ -279,6 +279,30 @@ pub static DIRECTIVES: &[Directive] = &[
         },
     },
     Directive {
+        name: "acl-pubsub-default",
+        default: "resetchannels",
+        access: Access::Mutable,
+        doc: "Channels a new ACL user or selector starts with: allchannels or resetchannels.",
+        get: |c| {
+            (if c.acl_pubsub_all {
+                "allchannels"
+            } else {
+                "resetchannels"
+            })
+            .to_string()
+        },
+        set: |c, v| {
+            c.acl_pubsub_all = match v.to_ascii_lowercase().as_str() {
+                "allchannels" => true,
+                "resetchannels" => false,
+                _ => {
+                    return Err("argument(s) must be one of the following: allchannels, resetchannels".into())
+                }
+            };
+            Ok(())
+        },
+    },
+    Directive {
         name: "aclfile",
         default: "",
         access: Access::Immutable,

@@ -55,6 +55,8 @@ pub struct Config {
     pub aclfile: String,
     /// Entries kept in the ACL log.
     pub acllog_max_len: usize,
+    /// `acl-pubsub-default allchannels`.
+    pub acl_pubsub_all: bool,
     /// Worker threads; 0 = one per available core.
     pub threads: usize,
     /// Thresholds of the compact collection encodings.
@@ -160,6 +162,7 @@ impl Default for Config {
             protected_mode: false,
             aclfile: String::new(),
             acllog_max_len: 0,
+            acl_pubsub_all: false,
             threads: 0,
             encodings: Encodings::default(),
             output_limits: OutputLimits::default(),
