@@ -268,6 +268,8 @@ fn acl_log_records_denials_and_auth_failures() {
         ),
         ("auth".into(), "toplevel".into(), "AUTH".into())
     );
+    let info = field(&log[1], "client-info");
+    assert!(info.contains(" cmd=auth user=lg "), "{info}");
     assert_eq!(
         (
             field(&log[2], "reason"),

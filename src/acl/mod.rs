@@ -214,6 +214,9 @@ pub fn auth(
             Ok(())
         }
         None => {
+            // The entry's client info names the failing command, as Redis's.
+            client.handle.info.lock().last_cmd =
+                String::from_utf8_lossy(object).to_ascii_lowercase();
             let context = Context::of(client);
             server
                 .acl
