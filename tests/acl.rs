@@ -523,3 +523,32 @@ fn acl_log_length_is_configurable() {
         "{log}"
     );
 }
+
+#[test]
+fn blmove_of_a_user_without_push_permission_is_served() {
+    let s = Server::start();
+    let mut admin = s.raw();
+    admin.cmd(&[
+        "ACL", "SETUSER", "mover", "on", "nopass", "~*", "-@all", "+blmove",
+    ]);
+    let mut u = login(&s, "mover", "x");
+    u.send(
+        b"*6\r\n$6\r\nBLMOVE\r\n$3\r\nsrc\r\n$3\r\ndst\r\n$4\r\nLEFT\r\n$5\r\nRIGHT\r\n$1\r\n5\r\n",
+    );
+    // Serving moves the element even though the user may not LPUSH/RPUSH
+    // (Redis pushes internally). Wait until the client is blocked first.
+    let deadline = Instant::now() + common::TIMEOUT;
+    while !admin
+        .cmd_str(&["INFO", "clients"])
+        .contains("blocked_clients:1")
+    {
+        assert!(Instant::now() < deadline, "client never blocked");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    admin.cmd(&["RPUSH", "src", "a", "b"]);
+    assert_eq!(u.read_frame(), b"$1\r\na\r\n");
+    assert_eq!(
+        admin.cmd_str(&["LRANGE", "dst", "0", "-1"]),
+        "*1\r\n$1\r\na\r\n"
+    );
+}

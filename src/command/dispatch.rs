@@ -155,6 +155,20 @@ pub fn execute(
     cmd
 }
 
+/// Runs a command the server issues on a client's behalf (the push half
+/// of a BLMOVE served while blocked): Redis performs it internally, so it
+/// is neither refused by ACLs nor queued in a transaction.
+pub fn execute_internal(
+    server: &Server,
+    client: &mut ClientState,
+    out: &mut Reply,
+    args: &[&[u8]],
+) {
+    if let Ok(cmd) = resolve(server, args) {
+        run(server, client, out, cmd, args);
+    }
+}
+
 /// Runs a resolved command under the keyspace gate.
 fn run(server: &Server, client: &mut ClientState, out: &mut Reply, cmd: &Command, args: &[&[u8]]) {
     let gate = &server.keyspace.gate;

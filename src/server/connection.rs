@@ -348,7 +348,12 @@ impl Connection {
                         resp3: self.out.resp3,
                         ..Reply::default()
                     };
-                    execute(&server, &mut self.client, &mut discarded, &args);
+                    crate::command::execute_internal(
+                        &server,
+                        &mut self.client,
+                        &mut discarded,
+                        &args,
+                    );
                 }
             }
             Some(Wakeup::Unblocked(reply)) => self.out.buf.extend_from_slice(&reply),
