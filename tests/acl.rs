@@ -349,7 +349,7 @@ fn aclfile_survives_a_restart_and_reloads() {
     let err = r.cmd_str(&["ACL", "LOAD"]);
     assert_eq!(
         err,
-        format!("-ERR WARNING: Duplicate user 'a' found on line 2. {path_str}:3 should start with user keyword followed by the username. {path_str}:4: Unknown command or category name in ACL. WARNING: ACL errors detected, no change to the previously active ACL rules was performed\r\n")
+        format!("-ERR WARNING: Duplicate user 'a' found on line 2. {path_str}:3 should start with user keyword followed by the username. {path_str}:4: Error in applying operation '+nosuch': Unknown command or category name in ACL. WARNING: ACL errors detected, no change to the previously active ACL rules was performed\r\n")
     );
     assert_eq!(r.cmd_str(&["ACL", "LIST"]), before);
     // A good file replaces the users; clients of replaced users are closed.

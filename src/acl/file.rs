@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use super::rules::{has_spaces, merge_selector_args, Rules};
+use super::rules::{has_spaces, merge_selector_args, RuleError, Rules};
 use super::Acl;
 
 /// The C library's text for an I/O error (without Rust's "(os error N)").
@@ -59,8 +59,15 @@ pub fn parse(
             Ok(ops) => {
                 for op in ops {
                     let op = op.trim_ascii();
-                    if let Err(e) = rules.apply(op) {
-                        errors.push_str(&format!("{file}:{linenum}: {}. ", e.message()));
+                    match rules.apply(op) {
+                        Ok(()) => {}
+                        // Unknown names are safe to echo (no passwords).
+                        Err(e @ RuleError::Unknown) => errors.push_str(&format!(
+                            "{file}:{linenum}: Error in applying operation '{}': {}. ",
+                            String::from_utf8_lossy(op),
+                            e.message()
+                        )),
+                        Err(e) => errors.push_str(&format!("{file}:{linenum}: {}. ", e.message())),
                     }
                 }
             }
@@ -129,11 +136,11 @@ mod tests {
 
     #[test]
     fn parse_reports_every_error_like_redis() {
-        let text = b"user a on >x ~* +@all\n\nuser a off\nfoo bar\nuser b +nosuch\n";
+        let text = b"user a on >x ~* +@all\n\nuser a off\nfoo bar\nuser b +nosuch\nuser  c on\n";
         let err = parse(text, "f.acl", false).err().unwrap();
         assert_eq!(
             err,
-            "WARNING: Duplicate user 'a' found on line 3. f.acl:4 should start with user keyword followed by the username. f.acl:5: Unknown command or category name in ACL. WARNING: ACL errors detected, no change to the previously active ACL rules was performed"
+            "WARNING: Duplicate user 'a' found on line 3. f.acl:4 should start with user keyword followed by the username. f.acl:5: Error in applying operation '+nosuch': Unknown command or category name in ACL. f.acl:6: Syntax error. WARNING: ACL errors detected, no change to the previously active ACL rules was performed"
         );
         let users = parse(b"user a on nopass ~* &* +@all\n", "f", false).unwrap();
         assert_eq!(users[b"a".as_slice()].describe(), "on nopass ~* &* +@all");
