@@ -167,7 +167,9 @@ impl Connection {
     async fn process_batch(&mut self, max_bulk: usize) -> std::io::Result<bool> {
         let limits = Limits {
             max_bulk,
-            unauthenticated: !self.client.authenticated,
+            // Tiny limits only while authentication is still required.
+            unauthenticated: !self.client.authenticated
+                && !self.server.acl.default_needs_no_auth(&self.server),
         };
         let mut pos = 0;
         let mut close = false;
