@@ -6,6 +6,7 @@
 //! storage and locking), [`server`] (connections, background tasks) and
 //! [`config`].
 
+pub mod acl;
 pub mod command;
 pub mod commands;
 pub mod config;

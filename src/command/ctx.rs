@@ -81,6 +81,8 @@ pub struct ClientState {
     pub db: usize,
     /// Whether AUTH succeeded (or no password is required).
     pub authenticated: bool,
+    /// The ACL user; `None` is the `default` user.
+    pub user: Option<Arc<crate::acl::User>>,
     /// `CLIENT REPLY` mode.
     pub reply_mode: ReplyMode,
     /// Pending connection-level action.
@@ -150,6 +152,7 @@ impl ClientState {
             id: handle.id,
             db: 0,
             authenticated,
+            user: None,
             reply_mode: ReplyMode::On,
             action: None,
             stats: LocalStats::default(),

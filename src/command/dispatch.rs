@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::ctx::{Action, ReplyMode};
 use super::{c_str, flags, ClientState, Command, Ctx};
 use crate::persist::snapshot::MISCONF;
+use crate::acl::log::Context;
 use crate::protocol::reply::Reply;
 use crate::scripting::Engine;
 use crate::server::{tracking, Server};
@@ -82,6 +83,17 @@ pub fn execute(
     }
     client.stats.commands += 1;
     let resolved = resolve(server, args);
+    // As Redis's authRequired(): an unauthenticated client may go on once
+    // the default user needs no password any more.
+    let needs_auth = !client.authenticated && !server.acl.default_needs_no_auth(server);
+    // ACL: checked once authenticated (NOAUTH comes first), logged only
+    // when it is the reply; a flag check for users allowed everything.
+    let denied = match resolved {
+        Ok(cmd) if !needs_auth => {
+            crate::acl::check(server, client, cmd, args, Context::of(client)).err()
+        }
+        _ => None,
+    };
     match resolved {
         Err(ref msg) => {
             if let Some(cmd) = server.commands.lookup(args[0]) {
@@ -90,11 +102,25 @@ pub fn execute(
             flag_transaction(client);
             reply_error(server, client, out, msg);
         }
-        Ok(cmd) if !client.authenticated && !cmd.has(flags::NO_AUTH) => {
+        Ok(cmd) if needs_auth && !cmd.has(flags::NO_AUTH) => {
             cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
             flag_transaction(client);
             reply_error(server, client, out, b"NOAUTH Authentication required.");
         }
+        Ok(cmd) if denied.is_some() => {
+            cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            flag_transaction(client);
+            let msg = denied.map(|e| e.bytes().to_vec()).unwrap_or_default();
+            if cmd.name == "exec" {
+                // Redis aborts a transaction whose EXEC is refused.
+                client.multi = None;
+                client.unwatch_all(server);
+                let mut abort = b"EXECABORT Transaction discarded because of: ".to_vec();
+                abort.extend_from_slice(&msg);
+                reply_error(server, client, out, &abort);
+            } else {
+                reply_error(server, client, out, &msg);
+            }
         }
         Ok(cmd) if out_of_memory(server, client, cmd) => {
             cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
@@ -149,6 +175,20 @@ pub fn execute(
     }
     tracking::after_command(server, client, out, cmd);
     cmd
+}
+
+/// Runs a command the server issues on a client's behalf (the push half
+/// of a BLMOVE served while blocked): Redis performs it internally, so it
+/// is neither refused by ACLs nor queued in a transaction.
+pub fn execute_internal(
+    server: &Server,
+    client: &mut ClientState,
+    out: &mut Reply,
+    args: &[&[u8]],
+) {
+    if let Ok(cmd) = resolve(server, args) {
+        run(server, client, out, cmd, args);
+    }
 }
 
 /// How long a command waits for the keyspace gate before checking again

@@ -6,6 +6,6 @@ mod error;
 mod table;
 
 pub use ctx::{Action, ClientState, Ctx, LocalStats, MultiState, ReplyMode, Subscriptions};
-pub use dispatch::{execute, invoke, resolve};
+pub use dispatch::{execute, execute_internal, invoke, resolve};
 pub use error::{c_str, CmdError, CmdResult};
 pub use table::{flags, Command, CommandStats, CommandTable, Handler, TableBuilder};

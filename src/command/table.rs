@@ -127,6 +127,9 @@ enum FindKeys {
 struct KeySpec {
     begin: BeginSearch,
     find: FindKeys,
+    /// ACL permissions its keys need (`access` reads; `insert`, `delete`,
+    /// `update` write).
+    acl: u8,
 }
 
 /// A command (or subcommand) of the table.
@@ -187,6 +190,19 @@ impl Command {
             .collect()
     }
 
+    /// Key argument positions with the ACL permissions each needs (one
+    /// entry per key spec match, as Redis checks them).
+    pub fn key_access(&self, args: &[&[u8]]) -> Vec<(usize, u8)> {
+        let mut out = Vec::new();
+        let mut found = Vec::new();
+        for spec in &self.key_specs {
+            found.clear();
+            spec.positions(args, &mut found);
+            out.extend(found.iter().map(|&pos| (pos, spec.acl)));
+        }
+        out
+    }
+
     /// The key arguments themselves.
     pub fn keys<'a>(&self, args: &[&'a [u8]]) -> Vec<&'a [u8]> {
         self.key_positions(args)
@@ -222,7 +238,14 @@ impl KeySpec {
             },
             _ => FindKeys::Unknown,
         };
-        KeySpec { begin, find }
+        let flag = |name: &str| {
+            spec["flags"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|v| v.as_str() == Some(name)))
+        };
+        let write = flag("insert") || flag("delete") || flag("update");
+        let acl = crate::acl::key_permissions(flag("access"), write);
+        KeySpec { begin, find, acl }
     }
 
     fn positions(&self, args: &[&[u8]], out: &mut Vec<usize>) {

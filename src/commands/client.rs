@@ -220,12 +220,13 @@ struct KillFilter<'a> {
     kind: Option<ClientType>,
     addr: Option<&'a [u8]>,
     laddr: Option<&'a [u8]>,
+    user: Option<&'a [u8]>,
     max_age: Option<u64>,
     skip_me: bool,
 }
 
 impl<'a> KillFilter<'a> {
-    fn parse(args: &[&'a [u8]]) -> Result<Self, CmdError> {
+    fn parse(args: &[&'a [u8]], acl: &crate::acl::Acl) -> Result<Self, CmdError> {
         let mut f = KillFilter {
             skip_me: true,
             ..KillFilter::default()
@@ -248,9 +249,10 @@ impl<'a> KillFilter<'a> {
             } else if is(opt, "LADDR") {
                 f.laddr = Some(value);
             } else if is(opt, "USER") {
-                if value != b"default" {
+                if acl.user(value).is_none() {
                     return Err(CmdError::with_arg("ERR No such user '", value, "'"));
                 }
+                f.user = Some(value);
             } else if is(opt, "SKIPME") {
                 f.skip_me = if is(value, "yes") {
                     true
@@ -276,6 +278,9 @@ impl<'a> KillFilter<'a> {
             && self.kind.is_none_or(|k| type_of(c) == k)
             && self.addr.is_none_or(|a| c.addr.as_bytes() == a)
             && self.laddr.is_none_or(|a| c.laddr.as_bytes() == a)
+            && self
+                .user
+                .is_none_or(|u| c.info.lock().user.as_deref().unwrap_or(b"default") == u)
             && self
                 .max_age
                 .is_none_or(|age| c.created.elapsed().as_secs() >= age)
@@ -305,7 +310,7 @@ fn kill(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
-    let filter = KillFilter::parse(args)?;
+    let filter = KillFilter::parse(args, &ctx.server.acl)?;
     let me = ctx.client.id;
     let mut killed = 0;
     for c in ctx.server.clients.all() {

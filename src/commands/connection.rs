@@ -52,16 +52,11 @@ fn select(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Checks a username/password pair against the configuration.
-fn check_password(ctx: &Ctx, user: &[u8], pass: &[u8]) -> bool {
-    let required = ctx.server.config.read().requirepass.clone();
-    user == b"default" && (required.is_empty() || required.as_bytes() == pass)
-}
-
 fn auth(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let (user, pass): (&[u8], &[u8]) = match args.len() {
         2 => {
-            if ctx.server.config.read().requirepass.is_empty() {
+            ctx.server.acl.sync_requirepass(&ctx.server.config.read());
+            if ctx.server.acl.default.rules().nopass() {
                 return Err(CmdError::err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"));
             }
             (b"default", args[1])
@@ -69,12 +64,7 @@ fn auth(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         3 => (args[1], args[2]),
         _ => return Err(CmdError::Syntax),
     };
-    if !check_password(ctx, user, pass) {
-        return Err(CmdError::err(
-            "WRONGPASS invalid username-password pair or user is disabled.",
-        ));
-    }
-    ctx.client.authenticated = true;
+    crate::acl::auth(ctx.server, ctx.client, user, pass, args[0])?;
     ctx.out.ok();
     Ok(())
 }
@@ -111,12 +101,7 @@ fn hello(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     }
     if let Some((user, pass)) = credentials {
-        if !check_password(ctx, user, pass) {
-            return Err(CmdError::err(
-                "WRONGPASS invalid username-password pair or user is disabled.",
-            ));
-        }
-        ctx.client.authenticated = true;
+        crate::acl::auth(ctx.server, ctx.client, user, pass, args[0])?;
     }
     if !ctx.client.authenticated {
         return Err(CmdError::err(
@@ -164,7 +149,8 @@ fn reset(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     ctx.client.db = 0;
     ctx.out.resp3 = false;
     ctx.client.reply_mode = ReplyMode::On;
-    ctx.client.authenticated = ctx.server.config.read().requirepass.is_empty();
+    crate::acl::set_client_user(ctx.client, None);
+    ctx.client.authenticated = ctx.server.acl.default_needs_no_auth(ctx.server);
     ctx.client.handle.info.lock().name = None;
     ctx.out.simple(b"RESET");
     Ok(())

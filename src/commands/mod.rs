@@ -1,6 +1,7 @@
 //! Command families: one module per group of the Redis command table,
 //! each registering its handlers.
 
+pub mod acl;
 pub mod args;
 pub mod bitmap;
 pub mod client;
@@ -34,6 +35,7 @@ use crate::command::TableBuilder;
 
 /// Registers every implemented command.
 pub fn register_all(t: &mut TableBuilder) {
+    acl::register(t);
     bitmap::register(t);
     client::register(t);
     connection::register(t);

@@ -108,7 +108,14 @@ fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     for cmd_args in &multi.queued {
         let args: Vec<&[u8]> = cmd_args.iter().map(Vec::as_slice).collect();
         match crate::command::resolve(ctx.server, &args) {
-            Ok(cmd) => invoke(ctx.server, ctx.client, ctx.out, cmd, &args),
+            Ok(cmd) => match crate::acl::check_at_exec(ctx.server, ctx.client, cmd, &args) {
+                Ok(()) => invoke(ctx.server, ctx.client, ctx.out, cmd, &args),
+                Err(e) => {
+                    ctx.client.stats.errors += 1;
+                    ctx.server.stats.count_error(e.bytes());
+                    ctx.out.error_bytes(e.bytes());
+                }
+            },
             Err(msg) => ctx.out.error_bytes(&msg),
         }
     }

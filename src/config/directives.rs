@@ -415,6 +415,63 @@ pub static DIRECTIVES: &[Directive] = &[
         },
     },
     Directive {
+        name: "protected-mode",
+        default: "yes",
+        access: Access::Mutable,
+        doc: "Refuse clients from non-loopback addresses while the default user has no password.",
+        get: |c| yes_no(c.protected_mode),
+        set: |c, v| {
+            c.protected_mode = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "acllog-max-len",
+        default: "128",
+        access: Access::Mutable,
+        doc: "Entries kept in the ACL log (ACL LOG).",
+        get: |c| c.acllog_max_len.to_string(),
+        set: |c, v| {
+            c.acllog_max_len = parse_int(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "acl-pubsub-default",
+        default: "resetchannels",
+        access: Access::Mutable,
+        doc: "Channels a new ACL user or selector starts with: allchannels or resetchannels.",
+        get: |c| {
+            (if c.acl_pubsub_all {
+                "allchannels"
+            } else {
+                "resetchannels"
+            })
+            .to_string()
+        },
+        set: |c, v| {
+            c.acl_pubsub_all = match v.to_ascii_lowercase().as_str() {
+                "allchannels" => true,
+                "resetchannels" => false,
+                _ => {
+                    return Err("argument(s) must be one of the following: allchannels, resetchannels".into())
+                }
+            };
+            Ok(())
+        },
+    },
+    Directive {
+        name: "aclfile",
+        default: "",
+        access: Access::Immutable,
+        doc: "File of ACL users, loaded at start-up and by ACL LOAD, written by ACL SAVE; empty = none.",
+        get: |c| c.aclfile.clone(),
+        set: |c, v| {
+            c.aclfile = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
         name: "threads",
         default: "0",
         access: Access::Immutable,

@@ -80,6 +80,14 @@ pub struct Config {
     pub hz: u64,
     /// Password of the default user; empty = none.
     pub requirepass: String,
+    /// Refuse non-loopback clients while the default user has no password.
+    pub protected_mode: bool,
+    /// ACL file path; empty = none.
+    pub aclfile: String,
+    /// Entries kept in the ACL log.
+    pub acllog_max_len: usize,
+    /// `acl-pubsub-default allchannels`.
+    pub acl_pubsub_all: bool,
     /// Worker threads; 0 = one per available core.
     pub threads: usize,
     /// Thresholds of the compact collection encodings.
@@ -206,6 +214,10 @@ impl Default for Config {
             client_query_buffer_limit: 0,
             hz: 0,
             requirepass: String::new(),
+            protected_mode: false,
+            aclfile: String::new(),
+            acllog_max_len: 0,
+            acl_pubsub_all: false,
             threads: 0,
             encodings: Encodings::default(),
             output_limits: OutputLimits::default(),

@@ -30,6 +30,8 @@ pub struct ClientInfo {
     pub last_interaction: Option<Instant>,
     /// Bytes buffered in the query buffer.
     pub qbuf: usize,
+    /// The ACL user name; `None` is `default`.
+    pub user: Option<Vec<u8>>,
     /// `CLIENT NO-EVICT on`.
     pub no_evict: bool,
     /// Channel, pattern and shard-channel subscription counts.
@@ -184,7 +186,7 @@ impl ClientHandle {
             &info.last_cmd
         };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll={} omem={} tot-mem={} events={} cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll={} omem={} tot-mem={} events={} cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -206,6 +208,9 @@ impl ClientHandle {
             info.qbuf + omem + 16384,
             events,
             cmd,
+            info.user
+                .as_deref()
+                .map_or("default".into(), String::from_utf8_lossy),
             redir,
             info.resp,
             text(&info.lib_name),

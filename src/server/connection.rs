@@ -92,7 +92,7 @@ struct Connection {
 
 /// Serves one accepted connection until it closes.
 pub async fn serve(server: Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle>) {
-    let authenticated = server.config.read().requirepass.is_empty();
+    let authenticated = server.acl.default_needs_no_auth(&server);
     let id = handle.id;
     let mut conn = Connection {
         client: ClientState::new(handle, authenticated),
@@ -171,7 +171,9 @@ impl Connection {
     async fn process_batch(&mut self, max_bulk: usize) -> std::io::Result<bool> {
         let limits = Limits {
             max_bulk,
-            unauthenticated: !self.client.authenticated,
+            // Tiny limits only while authentication is still required.
+            unauthenticated: !self.client.authenticated
+                && !self.server.acl.default_needs_no_auth(&self.server),
         };
         let mut pos = 0;
         let mut close = false;
@@ -357,7 +359,12 @@ impl Connection {
                         resp3: self.out.resp3,
                         ..Reply::default()
                     };
-                    execute(&server, &mut self.client, &mut discarded, &args);
+                    crate::command::execute_internal(
+                        &server,
+                        &mut self.client,
+                        &mut discarded,
+                        &args,
+                    );
                 }
             }
             Some(Wakeup::Unblocked(reply)) => self.out.buf.extend_from_slice(&reply),

@@ -83,6 +83,8 @@ pub struct Server {
     pub lastsave: AtomicU64,
     /// Snapshot state: the forked child, save outcomes, load counts.
     pub persistence: crate::persist::snapshot::Persistence,
+    /// Users and the ACL log.
+    pub acl: crate::acl::Acl,
     shutdown: Notify,
 }
 
@@ -156,6 +158,7 @@ impl Server {
             tcp_port: AtomicU16::new(0),
             lastsave: AtomicU64::new(now_ms() / 1000),
             persistence: Default::default(),
+            acl: crate::acl::Acl::default(),
             shutdown: Notify::new(),
         }
     }
@@ -273,6 +276,16 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
             });
             continue;
         }
+        if crate::acl::refuses_connection(&server, peer.ip()) {
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let mut stream = stream;
+                let _ = stream
+                    .write_all(crate::acl::PROTECTED_MODE_ERROR.as_bytes())
+                    .await;
+            });
+            continue;
+        }
         configure_stream(&stream, keepalive);
         let laddr = stream
             .local_addr()
@@ -302,6 +315,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     use tokio::signal::unix::{signal, SignalKind};
     let listeners = open_listeners(&config)?;
     let server = Arc::new(Server::new(config));
+    crate::acl::load_at_startup(&server)?;
     let port = listeners[0].local_addr().map(|a| a.port()).unwrap_or(0);
     server.tcp_port.store(port, Ordering::Relaxed);
     // The data is in place before the first client can see the keyspace.

@@ -35,12 +35,15 @@ fn push_quoted(out: &mut Vec<u8>, arg: &[u8]) {
     out.push(b'"');
 }
 
-/// Whether argument `i` is a secret MONITOR must not show (AUTH's
-/// arguments, HELLO's AUTH credentials).
-fn redacted(args: &[&[u8]], i: usize) -> bool {
+/// Whether argument `i` is a secret MONITOR and SLOWLOG must not show
+/// (AUTH's arguments, HELLO's AUTH credentials, ACL SETUSER's rules).
+pub fn redacted(args: &[&[u8]], i: usize) -> bool {
     let name = args[0];
     if name.eq_ignore_ascii_case(b"auth") {
         return i >= 1;
+    }
+    if name.eq_ignore_ascii_case(b"acl") {
+        return i >= 2 && args[1].eq_ignore_ascii_case(b"setuser");
     }
     name.eq_ignore_ascii_case(b"hello")
         && i >= 2

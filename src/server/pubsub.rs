@@ -189,6 +189,24 @@ impl PubSub {
         }
     }
 
+    /// Calls `f(kind, name, client id)` for every subscription (ACL
+    /// changes check them against the new channel permissions).
+    pub fn for_each_subscription(&self, mut f: impl FnMut(Kind, &[u8], u64)) {
+        for (kind, map) in [
+            (Kind::Channel, &self.channels),
+            (Kind::Shard, &self.shard_channels),
+        ] {
+            for (name, subs) in map.lock().iter() {
+                for s in subs {
+                    f(kind, name, s.id);
+                }
+            }
+        }
+        for (name, s) in self.patterns.lock().iter() {
+            f(Kind::Pattern, name, s.id);
+        }
+    }
+
     /// Removes a subscription of client `id`.
     pub fn unsubscribe(&self, kind: Kind, name: &[u8], id: u64) {
         match kind {

@@ -55,7 +55,9 @@ fn truncated_args(args: &[&[u8]]) -> Vec<Vec<u8>> {
     let kept = args.len().min(MAX_ARGC);
     let mut out = Vec::with_capacity(kept);
     for (i, arg) in args[..kept].iter().enumerate() {
-        if kept != args.len() && i == kept - 1 {
+        if super::monitor::redacted(args, i) {
+            out.push(b"(redacted)".to_vec());
+        } else if kept != args.len() && i == kept - 1 {
             let more = args.len() - kept + 1;
             out.push(format!("... ({more} more arguments)").into_bytes());
         } else if arg.len() > MAX_STRING {
