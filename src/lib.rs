@@ -10,6 +10,7 @@ pub mod command;
 pub mod commands;
 pub mod config;
 pub mod keyspace;
+pub mod persist;
 pub mod protocol;
 pub mod server;
 pub mod types;

@@ -11,6 +11,7 @@ use crate::keyspace::{Db, MultiLock, Shard};
 use crate::protocol::reply::Reply;
 use crate::server::blocking::{Block, BlockedOp, HeldShards, ShardAccess};
 use crate::server::clients::ClientHandle;
+use crate::server::propagate::ClientProp;
 use crate::server::pubsub::{Inbox, Kind, Subscriber};
 use crate::server::tracking::{self, ClientTracking};
 use crate::server::Server;
@@ -26,6 +27,9 @@ pub enum Action {
     Sleep(Duration),
     /// Shut the server down (SHUTDOWN).
     Shutdown,
+    /// Turn the AOF on or off (`CONFIG SET appendonly`): needs the
+    /// keyspace gate exclusively, so it runs after the command.
+    SwitchAof(bool),
 }
 
 /// `CLIENT REPLY` mode.
@@ -104,6 +108,8 @@ pub struct ClientState {
     pub subs: Subscriptions,
     /// Client-side caching state (CLIENT TRACKING).
     pub tracking: ClientTracking,
+    /// What the running command propagates (AOF).
+    pub prop: ClientProp,
 }
 
 /// A client's subscriptions.
@@ -161,6 +167,7 @@ impl ClientState {
             watch_dirty: Arc::new(AtomicBool::new(false)),
             subs: Subscriptions::default(),
             tracking: ClientTracking::default(),
+            prop: ClientProp::default(),
         }
     }
 
@@ -238,13 +245,54 @@ impl<'a> Ctx<'a> {
 
     /// [`Ctx::modified`] for a key of database `db` (MOVE, COPY … DB).
     pub fn modified_in(&mut self, db: usize, key: &[u8], event: &'static str) {
-        self.client.stats.dirty += 1;
+        self.changed();
         self.server.watches.touch(db, key);
         crate::server::notify::modified(self.server, db, key, event);
         if self.server.tracking.clients() > 0 {
             tracking::touched(self.server, self.client, key);
         }
         tracing::trace!(db, event, key = %String::from_utf8_lossy(key), "modified");
+    }
+
+    /// Counts a change to the keyspace for persistence. While the
+    /// propagation stream runs, the command's first change reserves its
+    /// place in the stream, while the command still holds the locks of
+    /// what it changed, so commands on one key are logged in the order
+    /// they were applied. FLUSHALL-like commands that change no single key
+    /// call this directly.
+    pub fn changed(&mut self) {
+        self.client.stats.dirty += 1;
+        if self.client.prop.seq.is_none() && self.server.propagation.enabled() {
+            self.client.prop.seq = Some(self.server.propagation.reserve());
+        }
+    }
+
+    /// Propagates this command even when it changed nothing (FLUSHALL and
+    /// FLUSHDB on empty databases still reach the AOF, as in Redis).
+    pub fn force_propagate(&mut self) {
+        if self.server.propagation.enabled() {
+            self.client.prop.force = true;
+            if self.client.prop.seq.is_none() {
+                self.client.prop.seq = Some(self.server.propagation.reserve());
+            }
+        }
+    }
+
+    /// Propagates `commands` (zero or more, each an argv) instead of this
+    /// command's own arguments, when it changed the keyspace: the forms
+    /// that replay the change deterministically (EXPIRE as PEXPIREAT, SET
+    /// EX as SET PXAT, SPOP as SREM …). EXEC passes nothing: the commands
+    /// it ran propagate themselves.
+    pub fn propagate_as(&mut self, commands: Vec<Vec<Vec<u8>>>) {
+        if self.client.prop.seq.is_some() {
+            self.client.prop.custom = Some(commands);
+        }
+    }
+
+    /// Whether this command's changes are being propagated: handlers build
+    /// their [`Ctx::propagate_as`] rewrites only then.
+    pub fn propagating(&self) -> bool {
+        self.client.prop.seq.is_some()
     }
 
     /// Blocks this client on `keys` until [`Ctx::serve_blocked`] serves it

@@ -70,6 +70,7 @@ fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     crate::server::tracking::flushed(ctx.server, ctx.client);
     let old = ctx.server.keyspace.take_db(ctx.client.db);
     dispose(ctx, vec![old], background);
+    ctx.force_propagate();
     ctx.out.ok();
     Ok(())
 }
@@ -86,6 +87,7 @@ fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .map(|db| keyspace.take_db(db))
         .collect();
     dispose(ctx, old, background);
+    ctx.force_propagate();
     ctx.out.ok();
     Ok(())
 }
@@ -100,6 +102,7 @@ fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     touch_watched(ctx, a, b);
     touch_watched(ctx, b, a);
     ctx.server.keyspace.swap_dbs(a, b);
+    ctx.changed();
     ctx.out.ok();
     Ok(())
 }

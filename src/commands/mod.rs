@@ -1,6 +1,7 @@
 //! Command families: one module per group of the Redis command table,
 //! each registering its handlers.
 
+pub mod aof;
 pub mod args;
 pub mod client;
 pub mod connection;
@@ -26,6 +27,7 @@ use crate::command::TableBuilder;
 
 /// Registers every implemented command.
 pub fn register_all(t: &mut TableBuilder) {
+    aof::register(t);
     client::register(t);
     connection::register(t);
     db::register(t);

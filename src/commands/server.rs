@@ -171,6 +171,9 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     ctx.server.notify.configure(updated.notify_keyspace_events);
     ctx.server.configure_diagnostics(&updated);
+    if updated.appendonly != config.appendonly {
+        ctx.client.action = Some(Action::SwitchAof(updated.appendonly));
+    }
     *config = updated;
     drop(config);
     ctx.out.ok();

@@ -114,6 +114,9 @@ fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     }
     ctx.client.in_exec = false;
     serve_ready_keys(ctx);
+    // The queued commands propagated themselves; EXEC publishes them as
+    // one MULTI … EXEC block.
+    ctx.propagate_as(Vec::new());
     Ok(())
 }
 

@@ -39,6 +39,22 @@ pub struct Config {
     pub save: Vec<(u64, u64)>,
     /// Whether the append-only file is enabled.
     pub appendonly: bool,
+    /// `appendfilename`: prefix of the AOF files.
+    pub appendfilename: String,
+    /// `appenddirname`: the AOF directory inside `dir`.
+    pub appenddirname: String,
+    /// `appendfsync`.
+    pub appendfsync: crate::persist::aof::Fsync,
+    /// `aof-use-rdb-preamble`.
+    pub aof_use_rdb_preamble: bool,
+    /// `auto-aof-rewrite-percentage` (0 = off).
+    pub auto_aof_rewrite_percentage: u64,
+    /// `auto-aof-rewrite-min-size` in bytes.
+    pub auto_aof_rewrite_min_size: u64,
+    /// `aof-load-truncated`.
+    pub aof_load_truncated: bool,
+    /// `aof-timestamp-enabled` (always no).
+    pub aof_timestamp_enabled: bool,
     /// Maximum simultaneous clients.
     pub maxclients: u64,
     /// Largest bulk string a request may carry.
@@ -143,6 +159,14 @@ impl Default for Config {
             dbfilename: String::new(),
             save: Vec::new(),
             appendonly: false,
+            appendfilename: String::new(),
+            appenddirname: String::new(),
+            appendfsync: Default::default(),
+            aof_use_rdb_preamble: false,
+            auto_aof_rewrite_percentage: 0,
+            auto_aof_rewrite_min_size: 0,
+            aof_load_truncated: false,
+            aof_timestamp_enabled: false,
             maxclients: 0,
             proto_max_bulk_len: 0,
             client_query_buffer_limit: 0,

@@ -211,6 +211,9 @@ impl Connection {
                                 break;
                             }
                         }
+                        Some(Action::SwitchAof(on)) => {
+                            crate::persist::aof::switch(&self.server, on);
+                        }
                         Some(Action::Shutdown) => {
                             self.server.request_shutdown();
                             close = true;
@@ -360,6 +363,11 @@ impl Connection {
     async fn flush(&mut self) -> std::io::Result<()> {
         if self.out.buf.is_empty() {
             return Ok(());
+        }
+        // Replies to writes leave once the AOF has them (on disk with
+        // appendfsync always).
+        if let Some(seq) = self.client.prop.wait.take() {
+            self.server.propagation.wait_durable(seq).await;
         }
         // A client that stops reading must not pin its task forever: a
         // kill (CLIENT KILL, output buffer limits) interrupts the write.

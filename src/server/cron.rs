@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Server;
+use crate::keyspace::events::{self, KeyEvent};
 use crate::keyspace::SHARDS;
 use crate::util::time::now_ms;
 
@@ -53,7 +54,23 @@ fn active_expire(server: &Server, cursor: &mut ExpireCursor, budget: Duration) {
                     break;
                 }
             }
+            // Expired keys propagate as DELs, their place in the stream
+            // reserved while the shard is still locked.
+            let expired = if server.propagation.enabled() && events::pending() {
+                Some((server.propagation.reserve(), events::take()))
+            } else {
+                None
+            };
             drop(shard);
+            if let Some((seq, taken)) = expired {
+                let dels = taken
+                    .iter()
+                    .filter(|(event, _)| *event == KeyEvent::Expired)
+                    .map(|(_, key)| (cursor.db, vec![b"DEL".to_vec(), key.to_vec()]))
+                    .collect();
+                server.propagation.publish_each(seq, dels);
+                super::notify::flush_events(server, cursor.db, taken);
+            }
             if crate::keyspace::events::pending() {
                 super::notify::flush_recorded(server, cursor.db);
             }
@@ -72,6 +89,14 @@ pub async fn run(server: Arc<Server>) {
         let period = Duration::from_millis(1000 / hz);
         tokio::time::sleep(period).await;
         active_expire(&server, &mut cursor, period * EXPIRE_CPU_PERCENT / 100);
+        crate::persist::aof::rewrite::poll(&server);
+        if crate::persist::aof::rewrite::auto_rewrite_due(&server) {
+            let _gate = server.keyspace.gate.write();
+            tracing::info!("Starting automatic rewriting of AOF");
+            if let Err(e) = crate::persist::aof::rewrite::bgrewriteaof(&server) {
+                tracing::warn!("Automatic AOF rewrite failed to start: {e}");
+            }
+        }
         let ops = server.stats.commands_processed.load(Ordering::Relaxed);
         let elapsed = last_sample.elapsed().as_secs_f64();
         if elapsed >= 0.1 {

@@ -8,6 +8,7 @@ pub mod latency;
 pub mod monitor;
 pub mod notify;
 pub mod pause;
+pub mod propagate;
 pub mod pubsub;
 pub mod slowlog;
 pub mod stats;
@@ -67,6 +68,10 @@ pub struct Server {
     pub slowlog: slowlog::SlowLog,
     /// LATENCY monitor.
     pub latency: latency::Latency,
+    /// The stream of changes for the AOF.
+    pub propagation: propagate::Propagation,
+    /// The append-only file.
+    pub aof: crate::persist::aof::Aof,
     /// Process start.
     pub started: Instant,
     /// Random 40-hex-digit id of this run.
@@ -134,6 +139,8 @@ impl Server {
             stats: Stats::default(),
             slowlog,
             latency,
+            propagation: propagate::Propagation::default(),
+            aof: crate::persist::aof::Aof::default(),
             started: Instant::now(),
             run_id: new_run_id(),
             tcp_port: AtomicU16::new(0),
@@ -283,6 +290,7 @@ pub fn worker_threads(config: &Config) -> usize {
 pub async fn run(config: Config) -> Result<(), String> {
     let listeners = open_listeners(&config)?;
     let server = Arc::new(Server::new(config));
+    crate::persist::aof::Aof::start(&server)?;
     let port = listeners[0].local_addr().map(|a| a.port()).unwrap_or(0);
     server.tcp_port.store(port, Ordering::Relaxed);
     for listener in listeners {
@@ -293,6 +301,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     wait_for_shutdown(&server).await;
     // Wait for every in-flight command to finish before exiting.
     let _gate = server.keyspace.gate.write();
+    server.aof.shutdown(&server);
     tracing::info!("ferrokv is now ready to exit, bye bye...");
     Ok(())
 }

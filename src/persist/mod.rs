@@ -1,0 +1,4 @@
+//! Persistence: the append-only file (and, with the other persistence
+//! modules, RDB snapshots).
+
+pub mod aof;
