@@ -221,16 +221,35 @@ impl<'a> Ctx<'a> {
 
     /// Locks the shard of `key` in the selected database.
     pub fn lock(&self, key: &[u8]) -> MutexGuard<'a, Shard> {
-        self.db().lock(key)
+        let guard = self.db().lock(key);
+        self.reserve_for_write();
+        guard
     }
 
     /// Locks the shards of all keys of this command (from its key specs)
     /// in the selected database.
     pub fn lock_command_keys(&self, args: &[&[u8]]) -> MultiLock<'a> {
         let db = self.client.db;
-        self.server
+        let locks = self
+            .server
             .keyspace
-            .lock_keys(self.cmd.keys(args).into_iter().map(|k| (db, k)))
+            .lock_keys(self.cmd.keys(args).into_iter().map(|k| (db, k)));
+        self.reserve_for_write();
+        locks
+    }
+
+    /// While the propagation stream runs, a write command takes its place
+    /// in it as soon as it holds its keys' locks: a later command on the
+    /// same keys can only lock them after this one released them, so it
+    /// is logged after, even when this one changes the key only after
+    /// dropping the lock.
+    fn reserve_for_write(&self) {
+        if self.server.propagation.enabled()
+            && self.cmd.has(super::flags::WRITE)
+            && self.client.prop.seq().is_none()
+        {
+            self.client.prop.reserve(&self.server.propagation);
+        }
     }
 
     /// Records that this command modified `key` in the selected database;
@@ -262,8 +281,8 @@ impl<'a> Ctx<'a> {
     /// call this directly.
     pub fn changed(&mut self) {
         self.client.stats.dirty += 1;
-        if self.client.prop.seq.is_none() && self.server.propagation.enabled() {
-            self.client.prop.seq = Some(self.server.propagation.reserve());
+        if self.server.propagation.enabled() && self.client.prop.seq().is_none() {
+            self.client.prop.reserve(&self.server.propagation);
         }
     }
 
@@ -272,8 +291,8 @@ impl<'a> Ctx<'a> {
     pub fn force_propagate(&mut self) {
         if self.server.propagation.enabled() {
             self.client.prop.force = true;
-            if self.client.prop.seq.is_none() {
-                self.client.prop.seq = Some(self.server.propagation.reserve());
+            if self.client.prop.seq().is_none() {
+                self.client.prop.reserve(&self.server.propagation);
             }
         }
     }
@@ -284,15 +303,33 @@ impl<'a> Ctx<'a> {
     /// EX as SET PXAT, SPOP as SREM …). EXEC passes nothing: the commands
     /// it ran propagate themselves.
     pub fn propagate_as(&mut self, commands: Vec<Vec<Vec<u8>>>) {
-        if self.client.prop.seq.is_some() {
+        if self.propagating() {
             self.client.prop.custom = Some(commands);
+        }
+    }
+
+    /// [`Ctx::propagate_as`] with one command given by its parts; builds
+    /// nothing unless the stream runs.
+    pub fn propagate_one(&mut self, parts: &[&[u8]]) {
+        if self.propagating() {
+            self.propagate_as(vec![crate::server::propagate::argv(parts)]);
+        }
+    }
+
+    /// Propagates `commands` after what this command propagates itself
+    /// (the pops of the blocked clients its push served).
+    pub fn propagate_after(&mut self, commands: Vec<Vec<Vec<u8>>>) {
+        if self.propagating() {
+            let db = self.client.db;
+            let after = commands.into_iter().map(|c| (db, c));
+            self.client.prop.after.extend(after);
         }
     }
 
     /// Whether this command's changes are being propagated: handlers build
     /// their [`Ctx::propagate_as`] rewrites only then.
     pub fn propagating(&self) -> bool {
-        self.client.prop.seq.is_some()
+        self.client.prop.seq().is_some()
     }
 
     /// Blocks this client on `keys` until [`Ctx::serve_blocked`] serves it
@@ -324,13 +361,14 @@ impl<'a> Ctx<'a> {
             }
             return;
         }
-        let changed = self
+        let served = self
             .server
             .blocking
             .serve(self.client.db, key, self.now, shards);
-        for (key, event) in changed {
+        for (key, event) in served.keys {
             self.modified(&key, event);
         }
+        self.propagate_after(served.commands);
     }
 
     /// Serves clients blocked on `key` when the command holds just that

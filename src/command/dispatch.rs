@@ -166,7 +166,7 @@ pub fn invoke(
     if crate::keyspace::events::pending() {
         crate::server::notify::flush_recorded(server, client.db);
     }
-    if client.prop.seq.is_some() {
+    if client.prop.seq().is_some() {
         crate::server::propagate::after_command(server, client, args, dirty_before, db_before);
     }
     let failed = match result {

@@ -109,9 +109,16 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], unit_ms: i64, relative: bool) -
         drop(shard);
         drop(removed);
         ctx.modified(key, "del");
+        ctx.propagate_one(&[b"DEL", key]);
     } else {
         shard.set_expire(key, when as u64, now);
         ctx.modified(key, "expire");
+        // Every form replays as the absolute time it set, without the
+        // conditions it already passed.
+        if ctx.propagating() {
+            let at = when.to_string();
+            ctx.propagate_one(&[b"PEXPIREAT", key, at.as_bytes()]);
+        }
     }
     ctx.out.int(1);
     Ok(())

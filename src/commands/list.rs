@@ -69,6 +69,21 @@ impl End {
         }
     }
 
+    fn pop_command(self) -> &'static [u8] {
+        match self {
+            End::Left => b"LPOP",
+            End::Right => b"RPOP",
+        }
+    }
+
+    /// The keyword of LMOVE.
+    fn name(self) -> &'static [u8] {
+        match self {
+            End::Left => b"LEFT",
+            End::Right => b"RIGHT",
+        }
+    }
+
     fn push_command(self) -> &'static [u8] {
         match self {
             End::Left => b"LPUSH",
@@ -567,8 +582,9 @@ fn pop_first(
     keys: &[&[u8]],
     end: End,
     count: usize,
-    write: WriteFn,
+    multi: bool,
 ) -> Result<bool, CmdError> {
+    let write: WriteFn = if multi { write_mpop } else { write_pair };
     let db = ctx.client.db;
     let now = ctx.now;
     for &key in keys {
@@ -577,10 +593,21 @@ fn pop_first(
             continue;
         }
         let (items, deleted) = pop_n(shard, key, now, end, count);
+        let popped = items.len();
         write(ctx.out, key, items);
         ctx.modified(key, end.pop_event());
         if deleted {
             ctx.modified(key, "del");
+        }
+        // BLPOP/BLMPOP/LMPOP replay as the plain pop of the key served
+        // (with the count for the MPOP forms), as Redis propagates them.
+        if ctx.propagating() {
+            if multi {
+                let n = popped.to_string();
+                ctx.propagate_one(&[end.pop_command(), key, n.as_bytes()]);
+            } else {
+                ctx.propagate_one(&[end.pop_command(), key]);
+            }
         }
         return Ok(true);
     }
@@ -605,7 +632,7 @@ fn write_pair(out: &mut Reply, key: &[u8], items: Vec<Vec<u8>>) {
 fn lmpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let a = parse_mpop(&args[1..])?;
     let mut lock = lock_keys(ctx, &a.keys);
-    if !pop_first(ctx, &mut lock, &a.keys, a.end, a.count, write_mpop)? {
+    if !pop_first(ctx, &mut lock, &a.keys, a.end, a.count, true)? {
         ctx.out.null_array();
     }
     Ok(())
@@ -649,6 +676,13 @@ impl BlockedOp for ListWait {
                     return false;
                 };
                 let (items, deleted) = pop_n(shard, key, now, self.end, count);
+                let pop = self.end.pop_command().to_vec();
+                s.propagate.push(match self.kind {
+                    WaitKind::Multi(_) => {
+                        vec![pop, key.to_vec(), items.len().to_string().into_bytes()]
+                    }
+                    _ => vec![pop, key.to_vec()],
+                });
                 match self.kind {
                     WaitKind::Multi(_) => write_mpop(&mut s.out, key, items),
                     _ => write_pair(&mut s.out, key, items),
@@ -682,8 +716,19 @@ impl BlockedOp for ListWait {
                 push_into(shard, dst, now, fill, to, &value);
                 s.modified.push((dst.clone(), to.push_event()));
                 s.ready.push(dst.clone());
+                s.propagate.push(vec![
+                    b"LMOVE".to_vec(),
+                    key.to_vec(),
+                    dst.clone(),
+                    self.end.name().to_vec(),
+                    to.name().to_vec(),
+                ]);
             }
             None => {
+                // The push runs later as its own command, which
+                // propagates itself.
+                s.propagate
+                    .push(vec![self.end.pop_command().to_vec(), key.to_vec()]);
                 s.then = Some(vec![to.push_command().to_vec(), dst.clone(), value.clone()]);
             }
         }
@@ -733,12 +778,12 @@ fn blocking_pop(
     end: End,
     kind: WaitKind,
 ) -> CmdResult {
-    let (count, write): (usize, WriteFn) = match kind {
-        WaitKind::Multi(n) => (n, write_mpop),
-        _ => (1, write_pair),
+    let (count, multi) = match kind {
+        WaitKind::Multi(n) => (n, true),
+        _ => (1, false),
     };
     let mut lock = lock_keys(ctx, keys);
-    if !pop_first(ctx, &mut lock, keys, end, count, write)? {
+    if !pop_first(ctx, &mut lock, keys, end, count, multi)? {
         block_on(ctx, keys, timeout, ListWait { end, kind });
     }
     drop(lock);
@@ -780,7 +825,9 @@ fn blmove_generic(ctx: &mut Ctx, args: &[&[u8]], from: End, to: End, timeout: &[
         block_on(ctx, &[src], timeout, ListWait { end: from, kind });
         return Ok(());
     }
-    move_locked(ctx, lock, src, dst, from, to)
+    move_locked(ctx, lock, src, dst, from, to)?;
+    ctx.propagate_one(&[b"LMOVE", src, dst, from.name(), to.name()]);
+    Ok(())
 }
 
 fn blmove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {

@@ -27,20 +27,52 @@ use crate::command::ClientState;
 /// One command to propagate, with the database it applies to.
 pub type Item = (usize, Vec<Vec<u8>>);
 
+/// Commands published together, and whether they form one transaction
+/// (wrapped in MULTI … EXEC when there are several).
+type Segment = (Vec<Item>, bool);
+
 /// Per-client propagation state of the command being run.
 #[derive(Default, Debug)]
 pub struct ClientProp {
-    /// Sequence number reserved by the running command (or transaction).
-    pub seq: Option<u64>,
+    /// Sequence number reserved by the running command (or transaction),
+    /// 0 = none. Atomic only so that it can be reserved through a shared
+    /// reference (`Ctx::lock` takes `&self`); one thread uses it.
+    seq: AtomicU64,
     /// Commands collected so far (several inside EXEC).
     pub items: Vec<Item>,
     /// What the running command asked to propagate instead of its argv.
     pub custom: Option<Vec<Vec<Vec<u8>>>>,
+    /// Commands propagated after the running command's own (pops of the
+    /// blocked clients it served).
+    pub after: Vec<Item>,
     /// The running command propagates even without changes.
     pub force: bool,
     /// Highest sequence this client published: its replies wait until the
     /// consumer made it durable.
     pub wait: Option<u64>,
+}
+
+impl ClientProp {
+    /// The sequence number the running command reserved.
+    #[inline]
+    pub fn seq(&self) -> Option<u64> {
+        match self.seq.load(Ordering::Relaxed) {
+            0 => None,
+            seq => Some(seq),
+        }
+    }
+
+    /// Reserves the running command's sequence number.
+    pub fn reserve(&self, propagation: &Propagation) {
+        self.seq.store(propagation.reserve(), Ordering::Relaxed);
+    }
+
+    fn take_seq(&mut self) -> Option<u64> {
+        match std::mem::take(self.seq.get_mut()) {
+            0 => None,
+            seq => Some(seq),
+        }
+    }
 }
 
 /// Encoded commands not yet taken by the consumer.
@@ -49,7 +81,7 @@ struct Stream {
     /// Next sequence number to encode.
     next_out: u64,
     /// Entries published ahead of an earlier, still running command.
-    parked: BTreeMap<u64, (Vec<Item>, bool)>,
+    parked: BTreeMap<u64, Vec<Segment>>,
     /// RESP bytes waiting for the consumer.
     buf: Vec<u8>,
     /// Highest sequence number encoded into `buf` so far.
@@ -83,6 +115,13 @@ impl Default for Propagation {
     }
 }
 
+/// An owned argv from its parts (for [`Ctx::propagate_as`] rewrites).
+///
+/// [`Ctx::propagate_as`]: crate::command::Ctx::propagate_as
+pub fn argv(parts: &[&[u8]]) -> Vec<Vec<u8>> {
+    parts.iter().map(|p| p.to_vec()).collect()
+}
+
 /// Appends one command in RESP to `out`.
 pub fn encode(out: &mut Vec<u8>, argv: &[impl AsRef<[u8]>]) {
     out.push(b'*');
@@ -99,6 +138,12 @@ pub fn encode(out: &mut Vec<u8>, argv: &[impl AsRef<[u8]>]) {
 }
 
 impl Stream {
+    fn append_all(&mut self, segments: Vec<Segment>) {
+        for (items, transaction) in segments {
+            self.append(items, transaction);
+        }
+    }
+
     fn select(&mut self, db: usize) {
         if self.db != Some(db) {
             let db_arg = db.to_string();
@@ -164,31 +209,31 @@ impl Propagation {
     /// Publishes the commands of sequence number `seq` (several are
     /// wrapped in MULTI … EXEC).
     pub fn publish(&self, seq: u64, items: Vec<Item>) {
-        self.publish_entry(seq, items, true);
+        self.publish_segments(seq, vec![(items, true)]);
     }
 
     /// Publishes independent commands under one sequence number, not
     /// wrapped (the DELs of keys the cron expired).
     pub fn publish_each(&self, seq: u64, items: Vec<Item>) {
-        self.publish_entry(seq, items, false);
+        self.publish_segments(seq, vec![(items, false)]);
     }
 
-    fn publish_entry(&self, seq: u64, items: Vec<Item>, transaction: bool) {
+    fn publish_segments(&self, seq: u64, segments: Vec<Segment>) {
         let mut stream = self.stream.lock();
         if !self.enabled() {
             return;
         }
         if seq != stream.next_out {
-            stream.parked.insert(seq, (items, transaction));
+            stream.parked.insert(seq, segments);
             return;
         }
-        stream.append(items, transaction);
+        stream.append_all(segments);
         stream.next_out += 1;
-        while let Some((items, transaction)) = {
+        while let Some(segments) = {
             let next = stream.next_out;
             stream.parked.remove(&next)
         } {
-            stream.append(items, transaction);
+            stream.append_all(segments);
             stream.next_out += 1;
         }
         stream.last = stream.next_out - 1;
@@ -266,10 +311,19 @@ pub fn after_command(
         }
     }
     if client.in_exec {
+        // Inside a transaction everything belongs to it.
+        let after = std::mem::take(&mut prop.after);
+        prop.items.extend(after);
         return;
     }
-    if let Some(seq) = prop.seq.take() {
-        server.propagation.publish(seq, std::mem::take(&mut prop.items));
+    if let Some(seq) = prop.take_seq() {
+        // The pops of clients a push served follow the command on their
+        // own, as Redis propagates them after the command's own effects.
+        let segments = vec![
+            (std::mem::take(&mut prop.items), true),
+            (std::mem::take(&mut prop.after), false),
+        ];
+        server.propagation.publish_segments(seq, segments);
         prop.wait = Some(seq);
     }
 }
