@@ -11,6 +11,7 @@ pub fn register(t: &mut TableBuilder) {
 
 fn bgrewriteaof(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     crate::persist::aof::rewrite::bgrewriteaof(ctx.server).map_err(CmdError::msg)?;
-    ctx.out.simple(b"Background append only file rewriting started");
+    ctx.out
+        .simple(b"Background append only file rewriting started");
     Ok(())
 }

@@ -8,11 +8,11 @@
 //! commands lock all their keys at once and visit the sets one at a time,
 //! so no two shards are borrowed together.
 
-use crate::server::propagate::argv;
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
 use crate::commands::args::{cursor, int, is, ScanOptions};
 use crate::keyspace::{MultiLock, Shard, Value};
 use crate::protocol::reply::Reply;
+use crate::server::propagate::argv;
 use crate::types::set::{Elem, Member, Set};
 use crate::util::num::parse_i64;
 

@@ -263,7 +263,12 @@ fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     // GET only shapes the reply: Redis propagates the SET without it.
     if ext.has(GET) && expire_at.is_none() && ctx.propagating() {
         let mut replay: Vec<Vec<u8>> = args[..3].iter().map(|a| a.to_vec()).collect();
-        replay.extend(args[3..].iter().filter(|a| !is(a, "GET")).map(|a| a.to_vec()));
+        replay.extend(
+            args[3..]
+                .iter()
+                .filter(|a| !is(a, "GET"))
+                .map(|a| a.to_vec()),
+        );
         ctx.propagate_as(vec![replay]);
     }
     Ok(())

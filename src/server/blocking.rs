@@ -256,13 +256,7 @@ impl Blocking {
     /// while the caller holds the key's shard (through `shards`), then the
     /// waiters of keys that serving filled ([`Serve::ready`]). Returns the
     /// keys changed by serving, with their event names.
-    pub fn serve(
-        &self,
-        db: usize,
-        key: &[u8],
-        now: u64,
-        shards: &mut dyn ShardAccess,
-    ) -> Served {
+    pub fn serve(&self, db: usize, key: &[u8], now: u64, shards: &mut dyn ShardAccess) -> Served {
         let mut changed = Served::default();
         if self.count() == 0 {
             return changed;

@@ -346,7 +346,10 @@ mod tests {
         assert!(p.take().0.is_empty());
         p.publish(
             a,
-            vec![(0, argv(&["SREM", "s", "x"])), (0, argv(&["SREM", "s", "y"]))],
+            vec![
+                (0, argv(&["SREM", "s", "x"])),
+                (0, argv(&["SREM", "s", "y"])),
+            ],
         );
         let (bytes, last) = p.take();
         assert_eq!(last, 3);

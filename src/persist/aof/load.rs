@@ -88,7 +88,9 @@ struct Loader<'a> {
 
 impl<'a> Loader<'a> {
     fn new(server: &'a Server) -> Self {
-        let handle = server.clients.register("aof-loader".into(), String::new(), -1);
+        let handle = server
+            .clients
+            .register("aof-loader".into(), String::new(), -1);
         Self {
             server,
             client: ClientState::new(handle, true),
@@ -220,10 +222,7 @@ pub fn load_all(
         let data = match std::fs::read(&path) {
             Ok(d) => d,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(format!(
-                    "The AOF file {} doesn't exist",
-                    path.display()
-                ))
+                return Err(format!("The AOF file {} doesn't exist", path.display()))
             }
             Err(e) => return Err(format!("Can't read the AOF file {}: {e}", path.display())),
         };
@@ -241,7 +240,15 @@ pub fn load_all(
             i + 1 == files.len(),
             truncated_ok,
         )?;
-        tracing::info!("DB loaded from {} file {}", if i == 0 && manifest.base.is_some() { "base" } else { "incr" }, file.name);
+        tracing::info!(
+            "DB loaded from {} file {}",
+            if i == 0 && manifest.base.is_some() {
+                "base"
+            } else {
+                "incr"
+            },
+            file.name
+        );
     }
     Ok(total)
 }

@@ -167,8 +167,12 @@ impl Aof {
         let manifest_path = dir.join(format!("{}.manifest", config.appendfilename));
         let old_single = Path::new(&config.dir).join(&config.appendfilename);
         let manifest = if manifest_path.exists() {
-            let text = std::fs::read(&manifest_path)
-                .map_err(|e| format!("Can't read the AOF manifest {}: {e}", manifest_path.display()))?;
+            let text = std::fs::read(&manifest_path).map_err(|e| {
+                format!(
+                    "Can't read the AOF manifest {}: {e}",
+                    manifest_path.display()
+                )
+            })?;
             Some(Manifest::parse(&text)?)
         } else if old_single.is_file() {
             Some(upgrade_single_file(&config, &dir, &old_single)?)
@@ -176,9 +180,7 @@ impl Aof {
             None
         };
         let Some(mut manifest) = manifest else {
-            // Nothing to load: start fresh, with a base written at once.
-            let _gate = server.keyspace.gate.write();
-            server.aof.enable(server, &config)?;
+            server.aof.create_fresh(server, &config)?;
             return Ok(false);
         };
         let started = Instant::now();
@@ -195,8 +197,13 @@ impl Aof {
                 kind: FileType::Incr,
             });
         }
-        let current = manifest.incr.last().map(|f| f.name.clone()).unwrap_or_default();
-        let incr = open_append(&dir.join(&current)).map_err(|e| format!("Can't open the append-only file {current}: {e}"))?;
+        let current = manifest
+            .incr
+            .last()
+            .map(|f| f.name.clone())
+            .unwrap_or_default();
+        let incr = open_append(&dir.join(&current))
+            .map_err(|e| format!("Can't open the append-only file {current}: {e}"))?;
         let files = Files {
             dir,
             prefix: config.appendfilename.clone(),
@@ -208,12 +215,68 @@ impl Aof {
         files
             .store_manifest()
             .map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
-        server.aof.stats.current_size.store(loaded, Ordering::Relaxed);
+        server
+            .aof
+            .stats
+            .current_size
+            .store(loaded, Ordering::Relaxed);
         server.aof.stats.base_size.store(loaded, Ordering::Relaxed);
         *server.aof.files.lock() = Some(files);
         server.propagation.set_enabled(true);
         server.aof.spawn_writer(server);
         Ok(true)
+    }
+
+    /// First start with the AOF on and no AOF yet: writes the base (the
+    /// data is whatever start-up loaded, usually nothing) synchronously,
+    /// before clients connect, then opens the first incremental file.
+    fn create_fresh(&self, server: &Arc<Server>, config: &Config) -> Result<(), String> {
+        let dir = aof_dir(config);
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("Can't create the AOF directory {}: {e}", dir.display()))?;
+        let prefix = &config.appendfilename;
+        let base = format!("{prefix}.1.base.aof");
+        let incr = incr_name(prefix, 1);
+        let written = (|| -> std::io::Result<(File, u64)> {
+            let mut w = std::io::BufWriter::new(File::create(dir.join(&base))?);
+            rewrite::write_base(&mut w, &server.keyspace)?;
+            let file = w.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            let size = file.metadata()?.len();
+            Ok((File::create(dir.join(&incr))?, size))
+        })();
+        let (incr_file, size) =
+            written.map_err(|e| format!("Can't create the append-only file: {e}"))?;
+        let files = Files {
+            dir,
+            prefix: prefix.clone(),
+            manifest: Manifest {
+                base: Some(AofFile {
+                    name: base,
+                    seq: 1,
+                    kind: FileType::Base,
+                }),
+                incr: vec![AofFile {
+                    name: incr,
+                    seq: 1,
+                    kind: FileType::Incr,
+                }],
+                history: Vec::new(),
+            },
+            incr: incr_file,
+            unsynced: false,
+            last_fsync: Instant::now(),
+        };
+        files
+            .store_manifest()
+            .map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
+        tracing::info!("Creating AOF base file {prefix}.1.base.aof on server start");
+        self.stats.current_size.store(size, Ordering::Relaxed);
+        self.stats.base_size.store(size, Ordering::Relaxed);
+        *self.files.lock() = Some(files);
+        server.propagation.set_enabled(true);
+        self.spawn_writer(server);
+        Ok(())
     }
 
     /// Turns the AOF on while running (`CONFIG SET appendonly yes`, and a
@@ -343,7 +406,10 @@ impl Aof {
                 "aof_last_bgrewrite_status",
                 status(&s.last_rewrite_failed).into(),
             ),
-            ("aof_rewrites", s.rewrites.load(Ordering::Relaxed).to_string()),
+            (
+                "aof_rewrites",
+                s.rewrites.load(Ordering::Relaxed).to_string(),
+            ),
             (
                 "aof_rewrites_consecutive_failures",
                 u8::from(s.last_rewrite_failed.load(Ordering::Relaxed)).to_string(),

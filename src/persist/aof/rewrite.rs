@@ -101,16 +101,17 @@ fn write_key(w: &mut impl Write, key: &[u8], value: &Value, expire_at: u64) -> s
             b"SADD",
             key,
             1,
-            s.iter().map(|e| vec![e.bytes(&mut crate::keyspace::value::IntBuf::new()).to_vec()]),
+            s.iter()
+                .map(|e| vec![e.bytes(&mut crate::keyspace::value::IntBuf::new()).to_vec()]),
         )?,
         Value::ZSet(z) => batched(
             w,
             b"ZADD",
             key,
             2,
-            z.range(0, z.len()).into_iter().map(|(m, s)| {
-                vec![crate::util::num::format_g17(s).into_bytes(), m.to_vec()]
-            }),
+            z.range(0, z.len())
+                .into_iter()
+                .map(|(m, s)| vec![crate::util::num::format_g17(s).into_bytes(), m.to_vec()]),
         )?,
         other => {
             let Some(bytes) = other.as_str(&mut ibuf) else {
