@@ -64,7 +64,7 @@ impl Redis {
 
     /// SHUTDOWN (which fsyncs the AOF) and wait for the exit.
     fn shutdown(mut self) {
-        let _ = self.raw().send(b"SHUTDOWN\r\n");
+        self.raw().send(b"SHUTDOWN\r\n");
         let deadline = Instant::now() + TIMEOUT;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -104,8 +104,7 @@ impl Dir {
         let manifest = self.manifest();
         let name = manifest
             .lines()
-            .filter(|l| l.ends_with("type i"))
-            .last()
+            .rfind(|l| l.ends_with("type i"))
             .and_then(|l| l.split_whitespace().nth(1))
             .expect("an incremental file");
         self.aof().join(name)
