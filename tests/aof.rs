@@ -263,6 +263,8 @@ fn restart_keeps_every_type_with_absolute_ttls() {
         vec!["ZADD", "zset", "1.5", "a", "-2", "b", "inf", "c"],
         vec!["HSET", "hash", "f1", "v1", "f2", "v2"],
         vec!["INCRBYFLOAT", "float", "0.1"],
+        // What came before goes into an RDB-preamble base.
+        vec!["BGREWRITEAOF"],
         vec!["INCRBYFLOAT", "float", "0.2"],
         vec!["PEXPIREAT", "hash", "4102444800000"],
         vec!["SELECT", "5"],
@@ -274,6 +276,10 @@ fn restart_keeps_every_type_with_absolute_ttls() {
     for c in &cmds {
         r.cmd(c);
     }
+    wait_rewrites(&mut r, 1);
+    assert!(dir
+        .manifest()
+        .starts_with("file appendonly.aof.2.base.rdb seq 2 type b\n"));
     let ttl_at = r.cmd(&["SELECT", "0"]);
     assert_eq!(ttl_at, b"+OK\r\n");
     let ttl_at = r.cmd(&["PEXPIRETIME", "ttl"]);
@@ -338,11 +344,9 @@ fn redis_loads_our_aof_and_we_load_redis_aof() {
     assert!(s.terminate().is_some_and(|st| st.success()));
     assert_eq!(
         dir.manifest(),
-        "file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
     );
-    // Redis writes its next base as commands: RDB preambles are loaded by
-    // the RDB module.
-    let redis = Redis::start(&dir.0, &["--aof-use-rdb-preamble", "no"]);
+    let redis = Redis::start(&dir.0, &[]);
     let mut rr = redis.raw();
     assert_eq!(
         rr.cmd(&["LRANGE", "list", "0", "-1"]),

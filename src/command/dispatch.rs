@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::ctx::{Action, ReplyMode};
 use super::{c_str, flags, ClientState, Command, Ctx};
+use crate::persist::snapshot::MISCONF;
 use crate::protocol::reply::Reply;
 use crate::server::{tracking, Server};
 use crate::util::time::{now_ms, now_us};
@@ -93,6 +94,11 @@ pub fn execute(
             flag_transaction(client);
             reply_error(server, client, out, b"NOAUTH Authentication required.");
         }
+        Ok(cmd) if denied_by_disk_error(server, client, cmd) => {
+            cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            flag_transaction(client);
+            reply_error(server, client, out, MISCONF.as_bytes());
+        }
         Ok(cmd) if !out.resp3 && client.subs.active() && !allowed_when_subscribed(cmd) => {
             let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd.name);
             reply_error(server, client, out, msg.as_bytes());
@@ -169,6 +175,12 @@ pub fn invoke(
     if client.prop.seq().is_some() {
         crate::server::propagate::after_command(server, client, args, dirty_before, db_before);
     }
+    // Counted at once, still under the gate, so a snapshot forked under the
+    // exclusive gate knows exactly which changes it covers.
+    if client.stats.dirty != 0 {
+        let dirty = std::mem::take(&mut client.stats.dirty);
+        server.stats.dirty.fetch_add(dirty, Ordering::Relaxed);
+    }
     let failed = match result {
         Ok(Ok(())) => false,
         Ok(Err(e)) => {
@@ -236,6 +248,24 @@ fn record_latency(server: &Server, client: &ClientState, cmd: &Command, args: &[
             .slowlog
             .push(args, usec, now_ms() / 1000, &client.handle.addr, &name);
     }
+}
+
+/// Whether `stop-writes-on-bgsave-error` refuses this command: writes,
+/// EXEC of a transaction holding writes, and PING (as Redis, so a master
+/// pinging its replica notices too).
+fn denied_by_disk_error(server: &Server, client: &ClientState, cmd: &Command) -> bool {
+    if !server.persistence.writes_denied(&server.config) {
+        return false;
+    }
+    let queued_writes = || {
+        client.multi.as_ref().is_some_and(|multi| {
+            multi.queued.iter().any(|q| {
+                let args: Vec<&[u8]> = q.iter().map(Vec::as_slice).collect();
+                resolve(server, &args).is_ok_and(|c| c.has(flags::WRITE))
+            })
+        })
+    };
+    cmd.has(flags::WRITE) || cmd.name == "ping" || (cmd.name == "exec" && queued_writes())
 }
 
 /// Commands that act at once even between MULTI and EXEC.

@@ -1,6 +1,7 @@
 //! BGREWRITEAOF.
 
 use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
+use crate::persist::aof::rewrite::{self, Started};
 
 /// Registers the family.
 pub fn register(t: &mut TableBuilder) {
@@ -10,8 +11,10 @@ pub fn register(t: &mut TableBuilder) {
 }
 
 fn bgrewriteaof(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    crate::persist::aof::rewrite::bgrewriteaof(ctx.server).map_err(CmdError::msg)?;
-    ctx.out
-        .simple(b"Background append only file rewriting started");
+    let reply: &[u8] = match rewrite::bgrewriteaof(ctx.server).map_err(CmdError::msg)? {
+        Started::Now => b"Background append only file rewriting started",
+        Started::Scheduled => b"Background append only file rewriting scheduled",
+    };
+    ctx.out.simple(reply);
     Ok(())
 }

@@ -54,7 +54,7 @@ fn dispose(ctx: &mut Ctx, old: Vec<Vec<Shard>>, background: bool) {
 /// FLUSHDB [ASYNC|SYNC] (runs with the keyspace gate held exclusively).
 /// Invalidates WATCHes on keys of database `db` that exist in `db` or in
 /// `other` (the database swapped in), as Redis's touchAllWatchedKeysInDb.
-fn touch_watched(ctx: &Ctx, db: usize, other: usize) {
+pub(crate) fn touch_watched(ctx: &Ctx, db: usize, other: usize) {
     let keyspace = &ctx.server.keyspace;
     for key in ctx.server.watches.keys_in(db) {
         let exists = |d: usize| keyspace.db(d).lock(&key).peek(&key, ctx.now).is_some();

@@ -235,23 +235,38 @@ fn memory_section(s: &mut String, server: &Server) {
 }
 
 fn persistence_section(s: &mut String, server: &Server) {
+    let rdb = server.persistence.info();
     field!(s, "loading", 0);
     field!(s, "async_loading", 0);
+    // Copy-on-write sizes are not measured: a child shares pages with us.
+    field!(s, "current_cow_peak", 0);
+    field!(s, "current_cow_size", 0);
+    field!(s, "current_cow_size_age", 0);
+    field!(s, "current_fork_perc", "0.00");
+    field!(s, "current_save_keys_processed", 0);
+    field!(s, "current_save_keys_total", 0);
     field!(
         s,
         "rdb_changes_since_last_save",
         Stats::get(&server.stats.dirty)
     );
-    field!(s, "rdb_bgsave_in_progress", 0);
+    field!(s, "rdb_bgsave_in_progress", rdb.bgsave_in_progress as u8);
     field!(
         s,
         "rdb_last_save_time",
         server.lastsave.load(Ordering::Relaxed)
     );
-    field!(s, "rdb_last_bgsave_status", "ok");
-    field!(s, "rdb_last_bgsave_time_sec", -1);
-    field!(s, "rdb_current_bgsave_time_sec", -1);
-    field!(s, "rdb_saves", 0);
+    field!(
+        s,
+        "rdb_last_bgsave_status",
+        if rdb.bgsave_ok { "ok" } else { "err" }
+    );
+    field!(s, "rdb_last_bgsave_time_sec", rdb.last_bgsave_secs);
+    field!(s, "rdb_current_bgsave_time_sec", rdb.current_bgsave_secs);
+    field!(s, "rdb_saves", rdb.saves);
+    field!(s, "rdb_last_cow_size", 0);
+    field!(s, "rdb_last_load_keys_expired", rdb.keys_expired);
+    field!(s, "rdb_last_load_keys_loaded", rdb.keys_loaded);
     server.aof.info(s);
     field!(s, "module_fork_in_progress", 0);
     field!(s, "module_fork_last_cow_size", 0);

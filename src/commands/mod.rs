@@ -15,6 +15,7 @@ pub mod list;
 pub mod lolwut;
 pub mod memory;
 pub mod ops;
+pub mod persistence;
 pub mod pubsub;
 pub mod server;
 pub mod set;
@@ -47,4 +48,6 @@ pub fn register_all(t: &mut TableBuilder) {
     string::register(t);
     transaction::register(t);
     zset::register(t);
+    // After `server`: marks DEBUG (registered there) exclusive.
+    persistence::register(t);
 }

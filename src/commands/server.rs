@@ -1,6 +1,5 @@
-//! Server commands: TIME, LASTSAVE, SHUTDOWN, DEBUG and CONFIG.
+//! Server commands: TIME, DEBUG and CONFIG.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::command::{Action, CmdError, CmdResult, Ctx, TableBuilder};
@@ -15,8 +14,6 @@ use crate::util::time::now_us;
 pub fn register(t: &mut TableBuilder) {
     t.add("monitor", monitor);
     t.add("time", time);
-    t.add("lastsave", lastsave);
-    t.add("shutdown", shutdown);
     t.add("debug", debug);
     t.add_sub("config", "get", config_get);
     t.add_sub("config", "set", config_set);
@@ -33,39 +30,6 @@ fn time(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn lastsave(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    ctx.out
-        .int(ctx.server.lastsave.load(Ordering::Relaxed) as i64);
-    Ok(())
-}
-
-fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
-    for arg in &args[1..] {
-        if is(arg, "NOSAVE") {
-            nosave = true;
-        } else if is(arg, "SAVE") {
-            save = true;
-        } else if is(arg, "NOW") || is(arg, "FORCE") {
-            other = true;
-        } else if is(arg, "ABORT") {
-            abort = true;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-    if (abort && (save || nosave || other)) || (save && nosave) {
-        return Err(CmdError::Syntax);
-    }
-    if abort {
-        // Shutdown is immediate: there is never one to abort.
-        return Err(CmdError::err("ERR No shutdown in progress."));
-    }
-    // No reply: the connection closes and the server exits.
-    ctx.client.action = Some(Action::Shutdown);
-    Ok(())
-}
-
 fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if args.len() == 2 && is(args[1], "HELP") {
         reply_help(
@@ -79,6 +43,9 @@ fn debug(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             ],
         );
         return Ok(());
+    }
+    if is(args[1], "RELOAD") {
+        return crate::commands::persistence::debug_reload(ctx, args);
     }
     if args.len() == 3 && is(args[1], "SLEEP") {
         // Like Redis's strtod: anything unparsable sleeps 0 seconds.

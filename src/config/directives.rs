@@ -180,6 +180,50 @@ pub static DIRECTIVES: &[Directive] = &[
         },
     },
     Directive {
+        name: "rdbcompression",
+        default: "yes",
+        access: Access::Mutable,
+        doc: "Compress strings with LZF in RDB snapshots.",
+        get: |c| yes_no(c.rdbcompression),
+        set: |c, v| {
+            c.rdbcompression = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "rdbchecksum",
+        default: "yes",
+        access: Access::Immutable,
+        doc: "Write a CRC64 checksum at the end of RDB snapshots and verify it when loading.",
+        get: |c| yes_no(c.rdbchecksum),
+        set: |c, v| {
+            c.rdbchecksum = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "stop-writes-on-bgsave-error",
+        default: "yes",
+        access: Access::Mutable,
+        doc: "Refuse write commands (MISCONF) while the last background save failed and save points are set.",
+        get: |c| yes_no(c.stop_writes_on_bgsave_error),
+        set: |c, v| {
+            c.stop_writes_on_bgsave_error = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "rdb-del-sync-files",
+        default: "no",
+        access: Access::Mutable,
+        doc: "Delete RDB files made only for replication (accepted for compatibility; ferrokv makes none).",
+        get: |c| yes_no(c.rdb_del_sync_files),
+        set: |c, v| {
+            c.rdb_del_sync_files = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
         name: "appendonly",
         default: "no",
         access: Access::Mutable,

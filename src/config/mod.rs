@@ -55,6 +55,15 @@ pub struct Config {
     pub aof_load_truncated: bool,
     /// `aof-timestamp-enabled` (always no).
     pub aof_timestamp_enabled: bool,
+    /// LZF-compress strings in RDB snapshots.
+    pub rdbcompression: bool,
+    /// Write (and check on load) the RDB CRC64 trailer.
+    pub rdbchecksum: bool,
+    /// Refuse writes while the last background save failed.
+    pub stop_writes_on_bgsave_error: bool,
+    /// Delete RDB files used only for replication (accepted for
+    /// compatibility: ferrokv writes none).
+    pub rdb_del_sync_files: bool,
     /// Maximum simultaneous clients.
     pub maxclients: u64,
     /// Largest bulk string a request may carry.
@@ -167,6 +176,10 @@ impl Default for Config {
             auto_aof_rewrite_min_size: 0,
             aof_load_truncated: false,
             aof_timestamp_enabled: false,
+            rdbcompression: false,
+            rdbchecksum: false,
+            stop_writes_on_bgsave_error: false,
+            rdb_del_sync_files: false,
             maxclients: 0,
             proto_max_bulk_len: 0,
             client_query_buffer_limit: 0,

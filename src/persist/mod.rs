@@ -1,4 +1,6 @@
-//! Persistence: the append-only file (and, with the other persistence
-//! modules, RDB snapshots).
+//! Persistence: the RDB snapshot format, snapshots and the append-only
+//! file.
 
 pub mod aof;
+pub mod rdb;
+pub mod snapshot;

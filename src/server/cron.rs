@@ -1,4 +1,5 @@
-//! Periodic background work: active expiry and sampled statistics.
+//! Periodic background work: active expiry, snapshots (reaping the child,
+//! save points) and sampled statistics.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -89,14 +90,8 @@ pub async fn run(server: Arc<Server>) {
         let period = Duration::from_millis(1000 / hz);
         tokio::time::sleep(period).await;
         active_expire(&server, &mut cursor, period * EXPIRE_CPU_PERCENT / 100);
-        crate::persist::aof::rewrite::poll(&server);
-        if crate::persist::aof::rewrite::auto_rewrite_due(&server) {
-            let _gate = server.keyspace.gate.write();
-            tracing::info!("Starting automatic rewriting of AOF");
-            if let Err(e) = crate::persist::aof::rewrite::bgrewriteaof(&server) {
-                tracing::warn!("Automatic AOF rewrite failed to start: {e}");
-            }
-        }
+        crate::persist::snapshot::cron(&server);
+        crate::persist::aof::rewrite::cron(&server);
         let ops = server.stats.commands_processed.load(Ordering::Relaxed);
         let elapsed = last_sample.elapsed().as_secs_f64();
         if elapsed >= 0.1 {

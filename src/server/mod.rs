@@ -80,6 +80,8 @@ pub struct Server {
     pub tcp_port: AtomicU16,
     /// Unix time (s) of the last successful save (start time until then).
     pub lastsave: AtomicU64,
+    /// Snapshot state: the forked child, save outcomes, load counts.
+    pub persistence: crate::persist::snapshot::Persistence,
     shutdown: Notify,
 }
 
@@ -145,6 +147,7 @@ impl Server {
             run_id: new_run_id(),
             tcp_port: AtomicU16::new(0),
             lastsave: AtomicU64::new(now_ms() / 1000),
+            persistence: Default::default(),
             shutdown: Notify::new(),
         }
     }
@@ -288,31 +291,49 @@ pub fn worker_threads(config: &Config) -> usize {
 
 /// Runs the server until shutdown. Must be called inside a tokio runtime.
 pub async fn run(config: Config) -> Result<(), String> {
+    use tokio::signal::unix::{signal, SignalKind};
     let listeners = open_listeners(&config)?;
     let server = Arc::new(Server::new(config));
-    crate::persist::aof::Aof::start(&server)?;
     let port = listeners[0].local_addr().map(|a| a.port()).unwrap_or(0);
     server.tcp_port.store(port, Ordering::Relaxed);
+    // The data is in place before the first client can see the keyspace.
+    // With the AOF on, only the AOF is loaded, as Redis does.
+    if server.config.read().appendonly {
+        crate::persist::aof::Aof::start(&server)?;
+    } else {
+        crate::persist::snapshot::load_at_startup(&server)?;
+    }
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
     for listener in listeners {
         tokio::spawn(accept_loop(server.clone(), listener));
     }
     tokio::spawn(cron::run(server.clone()));
     tracing::info!("Ready to accept connections tcp");
-    wait_for_shutdown(&server).await;
+    loop {
+        let signalled = tokio::select! {
+            _ = term.recv() => Some("SIGTERM"),
+            _ = int.recv() => Some("SIGINT"),
+            // SHUTDOWN already did the final save before asking.
+            _ = server.shutdown.notified() => None,
+        };
+        let Some(name) = signalled else {
+            break;
+        };
+        tracing::info!("Received {name} scheduling shutdown...");
+        // Wait for every in-flight command to finish, then save.
+        let _gate = server.keyspace.gate.write();
+        let flags = crate::persist::snapshot::ShutdownFlags::default();
+        if crate::persist::snapshot::prepare_shutdown(&server, flags).is_ok() {
+            break;
+        }
+        tracing::warn!(
+            "{name} received but errors trying to shut down the server, check the logs for more information"
+        );
+    }
     // Wait for every in-flight command to finish before exiting.
     let _gate = server.keyspace.gate.write();
     server.aof.shutdown(&server);
     tracing::info!("ferrokv is now ready to exit, bye bye...");
     Ok(())
-}
-
-async fn wait_for_shutdown(server: &Server) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => tracing::info!("Received SIGTERM scheduling shutdown..."),
-        _ = int.recv() => tracing::info!("Received SIGINT scheduling shutdown..."),
-        _ = server.shutdown.notified() => tracing::info!("User requested shutdown..."),
-    }
 }

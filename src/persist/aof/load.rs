@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::manifest::Manifest;
 use crate::command::{execute, resolve, ClientState};
+use crate::persist::rdb;
 use crate::protocol::reply::Reply;
 use crate::server::Server;
 
@@ -199,12 +200,22 @@ fn truncate(path: &Path, len: u64) -> std::io::Result<()> {
 
 /// Loads a base file written with an RDB preamble: the RDB part, then the
 /// AOF commands after it. Returns the offset where the commands start.
-fn load_rdb_preamble(_server: &Server, path: &Path, _data: &[u8]) -> Result<usize, String> {
-    Err(format!(
-        "Can't load {}: AOF files with an RDB preamble need the RDB loader, \
-         which this build lacks (set aof-use-rdb-preamble no)",
-        path.display()
-    ))
+fn load_rdb_preamble(server: &Server, path: &Path, data: &[u8]) -> Result<usize, String> {
+    let opts = rdb::LoadOptions {
+        encodings: server.config.read().encodings,
+        // Redis keeps expired keys of a preamble: the commands after it
+        // may still refer to them, and they expire lazily anyway.
+        skip_expired: false,
+        ..rdb::LoadOptions::default()
+    };
+    let stats = rdb::load_bytes(data, &server.keyspace, &opts).map_err(|e| {
+        format!(
+            "Bad file format reading the append only file {} (RDB preamble): {e}",
+            path.display()
+        )
+    })?;
+    tracing::info!("Reading RDB base file on AOF loading...");
+    Ok(stats.consumed)
 }
 
 /// Loads every file of `manifest` from `dir`; returns their total size.

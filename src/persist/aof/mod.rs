@@ -130,13 +130,16 @@ pub struct Aof {
     files: Arc<Mutex<Option<Files>>>,
     writer: Mutex<Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>>,
     pub(crate) job: Mutex<Option<rewrite::Job>>,
+    /// A BGREWRITEAOF waits for a BGSAVE child to finish.
+    pub(crate) scheduled: AtomicBool,
     /// Statistics for INFO.
     pub stats: Arc<AofStats>,
 }
 
-/// `dir/appenddirname` for a configuration.
+/// The AOF directory of a configuration, relative to the working
+/// directory (the server runs inside `dir`).
 pub fn aof_dir(config: &Config) -> PathBuf {
-    Path::new(&config.dir).join(&config.appenddirname)
+    PathBuf::from(&config.appenddirname)
 }
 
 /// Name of an incremental file.
@@ -165,7 +168,7 @@ impl Aof {
         }
         let dir = aof_dir(&config);
         let manifest_path = dir.join(format!("{}.manifest", config.appendfilename));
-        let old_single = Path::new(&config.dir).join(&config.appendfilename);
+        let old_single = PathBuf::from(&config.appendfilename);
         let manifest = if manifest_path.exists() {
             let text = std::fs::read(&manifest_path).map_err(|e| {
                 format!(
@@ -235,11 +238,21 @@ impl Aof {
         std::fs::create_dir_all(&dir)
             .map_err(|e| format!("Can't create the AOF directory {}: {e}", dir.display()))?;
         let prefix = &config.appendfilename;
-        let base = format!("{prefix}.1.base.aof");
+        let ext = if config.aof_use_rdb_preamble {
+            "rdb"
+        } else {
+            "aof"
+        };
+        let base = format!("{prefix}.1.base.{ext}");
         let incr = incr_name(prefix, 1);
         let written = (|| -> std::io::Result<(File, u64)> {
             let mut w = std::io::BufWriter::new(File::create(dir.join(&base))?);
-            rewrite::write_base(&mut w, &server.keyspace)?;
+            if config.aof_use_rdb_preamble {
+                let opts = rewrite::base_rdb_options(config);
+                crate::persist::rdb::save(&mut w, &server.keyspace, &opts)?;
+            } else {
+                rewrite::write_base(&mut w, &server.keyspace)?;
+            }
             let file = w.into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
             let size = file.metadata()?.len();
@@ -270,7 +283,7 @@ impl Aof {
         files
             .store_manifest()
             .map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
-        tracing::info!("Creating AOF base file {prefix}.1.base.aof on server start");
+        tracing::info!("Creating AOF base file {prefix}.1.base.{ext} on server start");
         self.stats.current_size.store(size, Ordering::Relaxed);
         self.stats.base_size.store(size, Ordering::Relaxed);
         *self.files.lock() = Some(files);
@@ -326,7 +339,7 @@ impl Aof {
         *self.files.lock() = Some(files);
         server.propagation.set_enabled(true);
         self.spawn_writer(server);
-        rewrite::start_locked(server, config, history, false)
+        rewrite::start_locked(server, config, history, false).map(|_| ())
     }
 
     /// Turns the AOF off (`CONFIG SET appendonly no`): the stream stops,
@@ -396,7 +409,10 @@ impl Aof {
         let fields: [(&str, String); 10] = [
             ("aof_enabled", u8::from(self.is_on()).to_string()),
             ("aof_rewrite_in_progress", u8::from(rewriting).to_string()),
-            ("aof_rewrite_scheduled", "0".into()),
+            (
+                "aof_rewrite_scheduled",
+                u8::from(self.scheduled.load(Ordering::Relaxed)).to_string(),
+            ),
             (
                 "aof_last_rewrite_time_sec",
                 s.last_rewrite_secs.load(Ordering::Relaxed).to_string(),

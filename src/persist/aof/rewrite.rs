@@ -13,6 +13,8 @@ use super::manifest::{sync_dir, AofFile, FileType, Manifest};
 use super::{aof_dir, incr_name, Files};
 use crate::config::Config;
 use crate::keyspace::{Keyspace, Value, SHARDS};
+use crate::persist::rdb;
+use crate::persist::snapshot::{self, ChildKind};
 use crate::server::propagate::encode;
 use crate::server::Server;
 use crate::util::time::now_ms;
@@ -21,9 +23,9 @@ use crate::util::time::now_ms;
 /// Redis's `AOF_REWRITE_ITEMS_PER_CMD`.
 const ITEMS_PER_CMD: usize = 64;
 
-/// A running rewrite child.
+/// A running rewrite child (the process itself is tracked by the
+/// snapshot module's child slot).
 pub(crate) struct Job {
-    pid: libc::pid_t,
     temp: PathBuf,
     dir: PathBuf,
     prefix: String,
@@ -32,15 +34,6 @@ pub(crate) struct Job {
     superseded: Vec<AofFile>,
     /// When the child was forked.
     pub started: Instant,
-}
-
-/// Why a rewrite can't start.
-#[derive(Debug)]
-pub enum StartError {
-    /// A rewrite child is already running.
-    InProgress,
-    /// Files or fork failed.
-    Failed(String),
 }
 
 /// Writes one command.
@@ -147,38 +140,40 @@ pub fn write_base(w: &mut impl Write, keyspace: &Keyspace) -> std::io::Result<()
     Ok(())
 }
 
-/// The child's work: the base into `temp`, synced. Returns the exit code.
-fn child_main(keyspace: &Keyspace, temp: &Path) -> i32 {
+/// The child's work: the base into `temp` (RDB preamble or commands),
+/// synced. Returns the exit code.
+fn child_main(keyspace: &Keyspace, temp: &Path, rdb: Option<&rdb::SaveOptions>) -> i32 {
     let result = (|| -> std::io::Result<()> {
         let file = std::fs::File::create(temp)?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
-        write_base(&mut w, keyspace)?;
+        match rdb {
+            Some(opts) => rdb::save(&mut w, keyspace, opts)?,
+            None => write_base(&mut w, keyspace)?,
+        }
         let file = w.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()
     })();
     i32::from(result.is_err())
 }
 
-/// Forks a child running `child_main`; returns its pid. The caller holds
-/// the keyspace gate exclusively, so no shard lock is held by another
-/// thread at the moment of the fork (the child only has this thread).
-fn fork_writer(keyspace: &Keyspace, temp: &Path) -> Result<libc::pid_t, String> {
-    // SAFETY: the child only touches memory it inherited and plain file
-    // system calls, then leaves with _exit without running destructors or
-    // atexit handlers that could wait for the parent's other threads.
-    let pid = unsafe { libc::fork() };
-    match pid {
-        -1 => Err(format!(
-            "Can't rewrite append only file in background: fork: {}",
-            std::io::Error::last_os_error()
-        )),
-        0 => {
-            let code = child_main(keyspace, temp);
-            // SAFETY: terminating the forked child immediately.
-            unsafe { libc::_exit(code) }
-        }
-        pid => Ok(pid),
+/// How an RDB-preamble base is written (marked `aof-base` as Redis does).
+pub(crate) fn base_rdb_options(config: &Config) -> rdb::SaveOptions {
+    rdb::SaveOptions {
+        compression: config.rdbcompression,
+        checksum: config.rdbchecksum,
+        aof_base: true,
+        list_max_listpack_size: config.encodings.list_max_listpack_size,
+        ..rdb::SaveOptions::default()
     }
+}
+
+/// How BGREWRITEAOF went.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Started {
+    /// The child is writing the new base.
+    Now,
+    /// Another child (a BGSAVE) runs: the rewrite starts after it.
+    Scheduled,
 }
 
 /// Starts a rewrite; the caller holds the keyspace gate exclusively.
@@ -191,12 +186,20 @@ pub(crate) fn start_locked(
     config: &Config,
     mut superseded: Vec<AofFile>,
     switch: bool,
-) -> Result<(), String> {
+) -> Result<Started, String> {
     let aof = &server.aof;
     let mut job = aof.job.lock();
-    if job.is_some() {
-        return Err("ERR Background append only file rewriting already in progress".into());
+    match server.persistence.child_kind() {
+        Some(ChildKind::Aof) => {
+            return Err("ERR Background append only file rewriting already in progress".into())
+        }
+        Some(ChildKind::Rdb) => {
+            aof.scheduled.store(true, Ordering::Relaxed);
+            return Ok(Started::Scheduled);
+        }
+        None => {}
     }
+    aof.scheduled.store(false, Ordering::Relaxed);
     let mut files = aof.files.lock();
     let (dir, prefix, base_seq) = match files.as_mut() {
         Some(f) => {
@@ -232,18 +235,30 @@ pub(crate) fn start_locked(
     };
     drop(files);
     let temp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
-    let pid = fork_writer(&server.keyspace, &temp).map_err(|e| format!("ERR {e}"))?;
+    let rdb_opts = config
+        .aof_use_rdb_preamble
+        .then(|| base_rdb_options(config));
+    let keyspace = &server.keyspace;
+    let child_temp = temp.clone();
+    let work =
+        move |_: &mut snapshot::ChildLog| child_main(keyspace, &child_temp, rdb_opts.as_ref());
+    let pid = snapshot::fork_child_gated(server, ChildKind::Aof, work, Box::new(done))
+        .map_err(|e| format!("ERR Can't rewrite append only file in background: fork: {e}"))?;
     tracing::info!("Background append only file rewriting started by pid {pid}");
     aof.stats.rewrite_in_progress.store(true, Ordering::Relaxed);
     for f in &mut superseded {
         f.kind = FileType::History;
     }
+    let ext = if config.aof_use_rdb_preamble {
+        "rdb"
+    } else {
+        "aof"
+    };
     *job = Some(Job {
-        pid,
         temp,
         dir,
         base: AofFile {
-            name: format!("{prefix}.{base_seq}.base.aof"),
+            name: format!("{prefix}.{base_seq}.base.{ext}"),
             seq: base_seq,
             kind: FileType::Base,
         },
@@ -251,7 +266,7 @@ pub(crate) fn start_locked(
         superseded,
         started: Instant::now(),
     });
-    Ok(())
+    Ok(Started::Now)
 }
 
 /// Closes the current incremental file (with what the stream still
@@ -277,53 +292,36 @@ fn switch_incr(server: &Server, f: &mut Files) -> Result<(), String> {
 }
 
 /// BGREWRITEAOF; the caller holds the keyspace gate exclusively.
-pub fn bgrewriteaof(server: &Server) -> Result<(), String> {
+pub fn bgrewriteaof(server: &Server) -> Result<Started, String> {
     let config = server.config.read().clone();
     start_locked(server, &config, Vec::new(), true)
 }
 
 /// Stops a running rewrite child (AOF turned off, shutdown).
 pub(crate) fn kill(server: &Server) {
+    if server.persistence.child_kind() == Some(ChildKind::Aof) {
+        snapshot::kill_child(server);
+    }
+}
+
+/// The rewrite child ended (reaped by the snapshot module's cron):
+/// installs its base, or cleans up after it.
+fn done(server: &Server, exit: &snapshot::ChildExit) {
     let Some(job) = server.aof.job.lock().take() else {
         return;
     };
-    // SAFETY: signalling and reaping our own child.
-    unsafe {
-        libc::kill(job.pid, libc::SIGKILL);
-        libc::waitpid(job.pid, std::ptr::null_mut(), 0);
-    }
-    let _ = std::fs::remove_file(&job.temp);
-    server
-        .aof
-        .stats
-        .rewrite_in_progress
-        .store(false, Ordering::Relaxed);
-}
-
-/// Cron: reaps a finished rewrite child and installs its base.
-pub fn poll(server: &Server) {
-    let mut guard = server.aof.job.lock();
-    let Some(job) = guard.as_ref() else {
-        return;
-    };
-    let mut status = 0;
-    // SAFETY: non-blocking reap of our own child.
-    let reaped = unsafe { libc::waitpid(job.pid, &mut status, libc::WNOHANG) };
-    if reaped == 0 {
-        return;
-    }
-    let Some(job) = guard.take() else { return };
-    drop(guard);
     let stats = &server.aof.stats;
     stats.rewrite_in_progress.store(false, Ordering::Relaxed);
     stats
         .last_rewrite_secs
-        .store(job.started.elapsed().as_secs() as i64, Ordering::Relaxed);
-    let ok = reaped == job.pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    let result = if ok {
+        .store(exit.seconds as i64, Ordering::Relaxed);
+    let result = if exit.success() {
         install(server, &job)
     } else {
-        Err("the child failed".to_string())
+        Err(match exit.signal {
+            Some(signal) => format!("terminated by signal {signal}"),
+            None => "the child failed".to_string(),
+        })
     };
     match result {
         Ok(()) => {
@@ -333,9 +331,33 @@ pub fn poll(server: &Server) {
         }
         Err(e) => {
             let _ = std::fs::remove_file(&job.temp);
-            stats.last_rewrite_failed.store(true, Ordering::Relaxed);
+            // Stopping the child ourselves is not a failure.
+            if exit.signal != Some(libc::SIGUSR1) {
+                stats.last_rewrite_failed.store(true, Ordering::Relaxed);
+            }
             tracing::warn!("Background AOF rewrite failed: {e}");
         }
+    }
+}
+
+/// Cron: starts a rewrite that was scheduled behind a BGSAVE, or an
+/// automatic one when the AOF grew past `auto-aof-rewrite-percentage` of
+/// its size after the last rewrite and is at least
+/// `auto-aof-rewrite-min-size`.
+pub fn cron(server: &Server) {
+    if server.persistence.child_kind().is_some() {
+        return;
+    }
+    let scheduled = server.aof.scheduled.load(Ordering::Relaxed);
+    if !scheduled && !auto_rewrite_due(server) {
+        return;
+    }
+    let _gate = server.keyspace.gate.write();
+    if !scheduled {
+        tracing::info!("Starting automatic rewriting of AOF");
+    }
+    if let Err(e) = bgrewriteaof(server) {
+        tracing::warn!("Background AOF rewrite failed to start: {e}");
     }
 }
 
@@ -388,12 +410,8 @@ fn install(server: &Server, job: &Job) -> Result<(), String> {
     Ok(())
 }
 
-/// Cron: starts a rewrite when the AOF grew past
-/// `auto-aof-rewrite-percentage` of its size after the last rewrite and
-/// is at least `auto-aof-rewrite-min-size`. Returns whether one is due
-/// (the caller then takes the gate exclusively and calls
-/// [`bgrewriteaof`]).
-pub fn auto_rewrite_due(server: &Server) -> bool {
+/// Whether the AOF grew enough for an automatic rewrite.
+fn auto_rewrite_due(server: &Server) -> bool {
     if !server.aof.is_on() || server.aof.job.lock().is_some() {
         return false;
     }
