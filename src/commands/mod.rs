@@ -6,6 +6,7 @@ pub mod args;
 pub mod client;
 pub mod connection;
 pub mod db;
+pub mod dump;
 pub mod expire;
 pub mod hash;
 pub mod info;
@@ -32,6 +33,7 @@ pub fn register_all(t: &mut TableBuilder) {
     client::register(t);
     connection::register(t);
     db::register(t);
+    dump::register(t);
     expire::register(t);
     hash::register(t);
     keys::register(t);

@@ -218,3 +218,6 @@ mod container {
     pub const PLAIN: u64 = 1;
     pub const PACKED: u64 = 2;
 }
+
+#[cfg(test)]
+mod tests;
