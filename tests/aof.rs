@@ -638,3 +638,31 @@ fn aof_directives_read_and_validate_like_redis() {
         b"-ERR CONFIG SET failed (possibly related to argument 'appendfilename') - can't set immutable config\r\n"
     );
 }
+
+#[test]
+fn restore_with_a_relative_ttl_is_logged_with_an_absolute_one() {
+    let dir = Dir::new("aof-restore");
+    let s = ferrokv(&dir.0, &[]);
+    let mut r = s.raw();
+    r.cmd(&["SET", "k", "v"]);
+    let dump = r.cmd(&["DUMP", "k"]);
+    let header_end = dump.windows(2).position(|w| w == b"\r\n").expect("bulk") + 2;
+    let payload = dump[header_end..dump.len() - 2].to_vec();
+    r.send(&common::encode(&[b"RESTORE", b"r", b"10000", &payload]));
+    assert_eq!(r.read_frame(), b"+OK\r\n");
+    let at = int(r.cmd(&["PEXPIRETIME", "r"])).to_string();
+    let mut expected = resp(&["SELECT", "0"]).into_bytes();
+    expected.extend(resp(&["SET", "k", "v"]).into_bytes());
+    expected.extend(common::encode(&[
+        b"RESTORE",
+        b"r",
+        at.as_bytes(),
+        &payload,
+        b"ABSTTL",
+    ]));
+    let deadline = Instant::now() + TIMEOUT;
+    while std::fs::read(dir.incr()).unwrap_or_default() != expected {
+        assert!(Instant::now() < deadline, "RESTORE not logged as expected");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
