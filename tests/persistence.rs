@@ -8,7 +8,7 @@ mod common;
 
 use std::io::Read;
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -367,6 +367,31 @@ fn shutdown_saves_unless_nosave() {
 }
 
 #[test]
+fn flushall_saves_the_empty_dataset_with_save_points() {
+    let dir = DataDir::new("flushall");
+    {
+        let s = start_in(&dir, &["--save", "3600 1"]);
+        let mut raw = s.raw();
+        assert_eq!(raw.cmd_str(&["SET", "k", "v"]), "+OK\r\n");
+        assert_eq!(raw.cmd_str(&["SAVE"]), "+OK\r\n");
+        assert_eq!(raw.cmd_str(&["SET", "k2", "v"]), "+OK\r\n");
+        assert_eq!(raw.cmd_str(&["FLUSHALL"]), "+OK\r\n");
+        // Killed without a chance to save at exit (SIGKILL on drop).
+    }
+    let s = start_in(&dir, &["--save", "3600 1"]);
+    let mut raw = s.raw();
+    assert_eq!(raw.cmd_str(&["DBSIZE"]), ":0\r\n");
+    // Without save points FLUSHALL leaves the file alone.
+    assert_eq!(raw.cmd_str(&["SET", "k", "v"]), "+OK\r\n");
+    assert_eq!(raw.cmd_str(&["SAVE"]), "+OK\r\n");
+    assert_eq!(raw.cmd_str(&["CONFIG", "SET", "save", ""]), "+OK\r\n");
+    assert_eq!(raw.cmd_str(&["FLUSHALL"]), "+OK\r\n");
+    drop(s);
+    let s = start_in(&dir, &[]);
+    assert_eq!(s.raw().cmd_str(&["DBSIZE"]), ":1\r\n");
+}
+
+#[test]
 fn sigterm_saves_with_save_points_only() {
     let dir = DataDir::new("sigterm");
     {
@@ -665,4 +690,35 @@ fn we_load_a_redis_dump() {
         ":4\r\n"
     );
     check_populated(&mut raw);
+}
+
+#[test]
+fn save_points_retry_a_failed_save_after_five_seconds() {
+    let dir = DataDir::new("retry");
+    let s = start_in(&dir, &["--save", "1 1"]);
+    let mut raw = s.raw();
+    make_unwritable(&dir);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert_eq!(raw.cmd_str(&["SET", "a", "1"]), "+OK\r\n");
+        wait_until("the save point's first attempt fails", || {
+            info_field(&mut raw, "rdb_saves") == "1"
+                && info_field(&mut raw, "rdb_last_bgsave_status") == "err"
+        });
+        let failed_at = Instant::now();
+        std::thread::sleep(Duration::from_secs(3));
+        assert_eq!(info_field(&mut raw, "rdb_saves"), "1", "retried too early");
+        wait_until("the save point retries", || {
+            info_field(&mut raw, "rdb_saves") == "2"
+        });
+        assert!(failed_at.elapsed() >= Duration::from_secs(4));
+    }));
+    make_writable(&dir);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    // Once the disk works again, the next retry succeeds.
+    wait_until("a retry succeeds", || {
+        info_field(&mut raw, "rdb_last_bgsave_status") == "ok"
+    });
+    assert!(dir.dump().exists());
 }

@@ -88,6 +88,7 @@ fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         .collect();
     dispose(ctx, old, background);
     ctx.force_propagate();
+    crate::persist::snapshot::after_flushall(ctx.server);
     ctx.out.ok();
     Ok(())
 }

@@ -32,7 +32,7 @@ fn save(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::err(BGSAVE_IN_PROGRESS));
     }
     p.count_save();
-    snapshot::save_sync(ctx.server).map_err(|()| CmdError::err("ERR"))?;
+    snapshot::save_sync(ctx.server).map_err(|_| CmdError::err("ERR"))?;
     ctx.out.ok();
     Ok(())
 }
@@ -107,7 +107,7 @@ fn shutdown(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     tracing::info!("User requested shutdown...");
     snapshot::prepare_shutdown(ctx.server, flags)
-        .map_err(|()| CmdError::err("ERR Errors trying to SHUTDOWN. Check logs."))?;
+        .map_err(|_| CmdError::err("ERR Errors trying to SHUTDOWN. Check logs."))?;
     ctx.client.action = Some(Action::Shutdown);
     Ok(())
 }
@@ -132,7 +132,7 @@ pub fn debug_reload(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     let server = ctx.server;
     if save {
-        snapshot::save_sync(server).map_err(|()| CmdError::err("ERR"))?;
+        snapshot::save_sync(server).map_err(|_| CmdError::err("ERR"))?;
     }
     if flush {
         let keyspace = &server.keyspace;

@@ -476,8 +476,8 @@ pub fn write_rdb_file(ks: &Keyspace, opts: &rdb::SaveOptions, path: &str) -> Res
 /// Saves synchronously in this process (SAVE, SHUTDOWN, DEBUG RELOAD);
 /// the caller holds the keyspace gate exclusively. On success the dirty
 /// counter restarts from zero and LASTSAVE moves; on failure the reason
-/// is logged.
-pub fn save_sync(server: &Server) -> Result<(), ()> {
+/// is logged and returned.
+pub fn save_sync(server: &Server) -> Result<(), String> {
     let (opts, path) = {
         let c = server.config.read();
         (save_options(&c), c.dbfilename.clone())
@@ -492,7 +492,7 @@ pub fn save_sync(server: &Server) -> Result<(), ()> {
         }
         Err(msg) => {
             tracing::warn!("{msg}");
-            Err(())
+            Err(msg)
         }
     }
 }
@@ -615,6 +615,20 @@ pub fn cron(server: &Server) {
     }
 }
 
+/// FLUSHALL's persistence part (Redis's `flushAllDataAndResetRDB`): a
+/// background save of the old data is abandoned and, with save points
+/// configured, the emptied dataset is saved at once, so a crash cannot
+/// bring the flushed keys back. The caller holds the gate exclusively.
+pub fn after_flushall(server: &Server) {
+    if server.persistence.child_kind() == Some(ChildKind::Rdb) {
+        kill_child(server);
+    }
+    if !server.config.read().save.is_empty() {
+        // A failure is logged; FLUSHALL itself still succeeded.
+        let _ = save_sync(server);
+    }
+}
+
 /// Options of a final save before exiting (SHUTDOWN's flags; a signal
 /// uses the defaults).
 #[derive(Clone, Copy, Debug, Default)]
@@ -631,13 +645,13 @@ pub struct ShutdownFlags {
 /// `finishShutdown`): stop a running child, then write the final
 /// snapshot when save points are configured or SAVE was given. The caller
 /// holds the keyspace gate exclusively. Fails — the server must keep
-/// running — when that save fails without FORCE.
-pub fn prepare_shutdown(server: &Server, flags: ShutdownFlags) -> Result<(), ()> {
+/// running — when that save fails without FORCE (the reason is logged).
+pub fn prepare_shutdown(server: &Server, flags: ShutdownFlags) -> Result<(), String> {
     kill_child(server);
     let save_points = !server.config.read().save.is_empty();
     if (save_points && !flags.nosave) || flags.save {
         tracing::info!("Saving the final RDB snapshot before exiting.");
-        if save_sync(server).is_err() {
+        if let Err(why) = save_sync(server) {
             if flags.force {
                 tracing::warn!("Error trying to save the DB. Exit anyway.");
             } else {
@@ -645,7 +659,7 @@ pub fn prepare_shutdown(server: &Server, flags: ShutdownFlags) -> Result<(), ()>
                 tracing::warn!(
                     "Errors trying to shut down the server. Check the logs for more information."
                 );
-                return Err(());
+                return Err(why);
             }
         }
     }
