@@ -666,3 +666,40 @@ fn restore_with_a_relative_ttl_is_logged_with_an_absolute_one() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn the_aof_is_rewritten_automatically_when_it_doubles() {
+    let dir = Dir::new("aof-auto");
+    let s = ferrokv(
+        &dir.0,
+        &[
+            "--auto-aof-rewrite-min-size",
+            "4kb",
+            "--auto-aof-rewrite-percentage",
+            "100",
+        ],
+    );
+    let mut r = s.raw();
+    let value = "x".repeat(100);
+    for i in 0..20 {
+        r.cmd(&["SET", "same-key", &format!("{i}{value}")]);
+    }
+    // 20 × ~130 bytes: under the minimum size, no rewrite yet.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(r.cmd_str(&["INFO", "persistence"]).contains("aof_rewrites:0\r\n"));
+    for i in 0..40 {
+        r.cmd(&["SET", "same-key", &format!("{i}{value}")]);
+    }
+    wait_rewrites(&mut r, 1);
+    assert!(dir.manifest().starts_with("file appendonly.aof.2.base.rdb seq 2 type b\n"));
+    let info = r.cmd_str(&["INFO", "persistence"]);
+    let size = |name: &str| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("size field")
+    };
+    // After the rewrite the one key's base is all there is.
+    assert!(size("aof_current_size:") < 1024, "{info}");
+    assert_eq!(size("aof_current_size:"), size("aof_base_size:"));
+}

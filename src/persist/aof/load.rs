@@ -3,6 +3,7 @@
 //! connection, MULTI … EXEC blocks applied whole.
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::manifest::Manifest;
@@ -261,7 +262,21 @@ pub fn load_all(
             file.name
         );
     }
+    forget_replay(server);
     Ok(total)
+}
+
+/// Replaying is not serving: like Redis's loader, which calls command
+/// procedures directly, it leaves no trace in the command statistics, and
+/// the loaded data counts as saved (`rdb_changes_since_last_save` 0).
+fn forget_replay(server: &Server) {
+    for cmd in server.commands.iter() {
+        cmd.stats.reset();
+        for sub in cmd.subcommands.values() {
+            sub.stats.reset();
+        }
+    }
+    server.stats.dirty.store(0, Ordering::Relaxed);
 }
 
 #[cfg(test)]
