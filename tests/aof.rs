@@ -631,7 +631,7 @@ fn aof_directives_read_and_validate_like_redis() {
     );
     assert_eq!(
         r.cmd(&["CONFIG", "SET", "appendfsync", "sometimes"]),
-        b"-ERR CONFIG SET failed (possibly related to argument 'appendfsync') - argument(s) must be one of the following: always, everysec, no\r\n"
+        b"-ERR CONFIG SET failed (possibly related to argument 'appendfsync') - argument(s) must be one of the following: everysec, always, no\r\n"
     );
     assert_eq!(
         r.cmd(&["CONFIG", "SET", "appendfilename", "x.aof"]),
@@ -686,12 +686,16 @@ fn the_aof_is_rewritten_automatically_when_it_doubles() {
     }
     // 20 × ~130 bytes: under the minimum size, no rewrite yet.
     std::thread::sleep(Duration::from_millis(300));
-    assert!(r.cmd_str(&["INFO", "persistence"]).contains("aof_rewrites:0\r\n"));
+    assert!(r
+        .cmd_str(&["INFO", "persistence"])
+        .contains("aof_rewrites:0\r\n"));
     for i in 0..40 {
         r.cmd(&["SET", "same-key", &format!("{i}{value}")]);
     }
     wait_rewrites(&mut r, 1);
-    assert!(dir.manifest().starts_with("file appendonly.aof.2.base.rdb seq 2 type b\n"));
+    assert!(dir
+        .manifest()
+        .starts_with("file appendonly.aof.2.base.rdb seq 2 type b\n"));
     let info = r.cmd_str(&["INFO", "persistence"]);
     let size = |name: &str| -> u64 {
         info.lines()

@@ -44,7 +44,7 @@ impl Fsync {
             "always" => Ok(Fsync::Always),
             "everysec" => Ok(Fsync::EverySec),
             "no" => Ok(Fsync::No),
-            _ => Err("argument(s) must be one of the following: always, everysec, no".into()),
+            _ => Err("argument(s) must be one of the following: everysec, always, no".into()),
         }
     }
 
