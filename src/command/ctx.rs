@@ -243,6 +243,13 @@ impl<'a> Ctx<'a> {
     /// same keys can only lock them after this one released them, so it
     /// is logged after, even when this one changes the key only after
     /// dropping the lock.
+    /// For write commands locking shards without [`Ctx::lock`] or
+    /// [`Ctx::lock_command_keys`] (cross-database MOVE): call right after
+    /// locking, see [`Ctx::reserve_for_write`].
+    pub fn locked_for_write(&self) {
+        self.reserve_for_write();
+    }
+
     fn reserve_for_write(&self) {
         if self.server.propagation.enabled()
             && self.cmd.has(super::flags::WRITE)

@@ -118,6 +118,7 @@ fn move_cmd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::err(SAME_OBJECT));
     }
     let mut locks = ctx.server.keyspace.lock_keys([(src, key), (dst, key)]);
+    ctx.locked_for_write();
     // Events the shards record (expiry, the new key) belong to the
     // database they happened in.
     let in_src = locks.shard(src, key).get(key, now).is_some();

@@ -344,6 +344,11 @@ impl Connection {
         };
         match wakeup {
             Some(Wakeup::Served(reply, then)) => {
+                // The pop was logged by the pushing client: the reply
+                // leaves once that is durable too.
+                if server.propagation.enabled() {
+                    self.client.prop.wait = Some(server.propagation.latest());
+                }
                 self.out.buf.extend_from_slice(&reply);
                 if let Some(cmd) = then {
                     let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();

@@ -206,6 +206,12 @@ impl Propagation {
         self.next_seq.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// The newest sequence number reserved so far: a reply that depends on
+    /// another client's write (a served blocked pop) waits for it.
+    pub fn latest(&self) -> u64 {
+        self.next_seq.load(Ordering::Relaxed) - 1
+    }
+
     /// Publishes the commands of sequence number `seq` (several are
     /// wrapped in MULTI … EXEC).
     pub fn publish(&self, seq: u64, items: Vec<Item>) {
