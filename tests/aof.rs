@@ -707,3 +707,57 @@ fn the_aof_is_rewritten_automatically_when_it_doubles() {
     assert!(size("aof_current_size:") < 1024, "{info}");
     assert_eq!(size("aof_current_size:"), size("aof_base_size:"));
 }
+
+#[test]
+fn concurrent_writers_to_the_same_keys_replay_in_applied_order() {
+    let dir = Dir::new("aof-order");
+    let mut s = ferrokv(&dir.0, &["--threads", "4"]);
+    let port = s.port;
+    let writers: Vec<_> = (0..4)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut w = common::Raw::connect(port);
+                for i in 0..300 {
+                    let key = format!("k{}", i % 5);
+                    let list = format!("l{}", i % 3);
+                    let tag = format!("{t}.{i};");
+                    // Pipelined, so commands of several clients interleave
+                    // on the server's threads.
+                    let mut batch = common::encode(&[b"APPEND", key.as_bytes(), tag.as_bytes()]);
+                    batch.extend(common::encode(&[b"RPUSH", list.as_bytes(), tag.as_bytes()]));
+                    batch.extend(common::encode(&[
+                        b"SETRANGE",
+                        b"shared",
+                        b"0",
+                        tag.as_bytes(),
+                    ]));
+                    w.send(&batch);
+                    for _ in 0..3 {
+                        w.read_frame();
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().expect("writer");
+    }
+    let probes: Vec<Vec<String>> = (0..5)
+        .map(|i| vec!["GET".to_string(), format!("k{i}")])
+        .chain((0..3).map(|i| vec!["LRANGE".into(), format!("l{i}"), "0".into(), "-1".into()]))
+        .chain(std::iter::once(vec!["GET".into(), "shared".into()]))
+        .collect();
+    let read_all = |r: &mut common::Raw| -> Vec<Vec<u8>> {
+        probes
+            .iter()
+            .map(|p| r.cmd(&p.iter().map(String::as_str).collect::<Vec<_>>()))
+            .collect()
+    };
+    let mut r = s.raw();
+    let before = read_all(&mut r);
+    drop(r);
+    assert!(s.terminate().is_some_and(|st| st.success()));
+    let s = ferrokv(&dir.0, &[]);
+    let mut r = s.raw();
+    assert_eq!(read_all(&mut r), before);
+}
