@@ -761,3 +761,26 @@ fn concurrent_writers_to_the_same_keys_replay_in_applied_order() {
     let mut r = s.raw();
     assert_eq!(read_all(&mut r), before);
 }
+
+#[test]
+fn bgrewriteaof_during_bgsave_is_scheduled_and_runs_after_it() {
+    let dir = Dir::new("aof-scheduled");
+    let s = ferrokv(&dir.0, &[]);
+    let mut r = s.raw();
+    r.cmd(&["SET", "k", "v"]);
+    // One packet: the BGSAVE child is still registered (the cron reaps it
+    // at the earliest on its next tick) when BGREWRITEAOF arrives.
+    let mut both = common::encode(&[b"BGSAVE"]);
+    both.extend(common::encode(&[b"BGREWRITEAOF"]));
+    r.send(&both);
+    assert_eq!(r.read_frame(), b"+Background saving started\r\n");
+    assert_eq!(
+        r.read_frame(),
+        b"+Background append only file rewriting scheduled\r\n"
+    );
+    wait_rewrites(&mut r, 1);
+    wait_info(&mut r, "aof_rewrite_scheduled", "0");
+    assert!(dir
+        .manifest()
+        .starts_with("file appendonly.aof.2.base.rdb seq 2 type b\n"));
+}

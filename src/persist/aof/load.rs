@@ -22,6 +22,9 @@ enum Next {
     Truncated,
     /// Not RESP where a command should start.
     Bad,
+    /// An annotation line (`#TS:…` written with aof-timestamp-enabled):
+    /// skipped up to this offset, as Redis's loader does.
+    Annotation(usize),
 }
 
 /// Reads `\r\n`-terminated `<prefix><number>` at `pos`.
@@ -49,6 +52,12 @@ fn number_line(data: &[u8], pos: usize, prefix: u8) -> Result<Option<(i64, usize
 fn next_command(data: &[u8], pos: usize) -> Next {
     if pos >= data.len() {
         return Next::End;
+    }
+    if data[pos] == b'#' {
+        return match data[pos..].iter().position(|&b| b == b'\n') {
+            Some(nl) => Next::Annotation(pos + nl + 1),
+            None => Next::Truncated,
+        };
     }
     let (argc, mut at) = match number_line(data, pos, b'*') {
         Ok(Some(x)) => x,
@@ -156,6 +165,7 @@ fn replay(
                     .map_err(|e| format!("{e} {name} at offset {pos}"))?;
                 pos = end;
             }
+            Next::Annotation(end) => pos = end,
             Next::End if multi_at.is_none() => return Ok(()),
             Next::End | Next::Truncated => {
                 let valid = multi_at.unwrap_or(pos);
@@ -301,6 +311,10 @@ mod tests {
             );
         }
         assert!(matches!(next_command(b"+OK\r\n", 0), Next::Bad));
+        assert!(matches!(
+            next_command(b"#TS:1700000000\r\n*1\r\n", 0),
+            Next::Annotation(16)
+        ));
         assert!(matches!(next_command(b"*1\r\n$1\r\nab\r\n", 0), Next::Bad));
         assert!(matches!(next_command(b"*1\r\n$-5\r\n", 0), Next::Bad));
         assert!(matches!(

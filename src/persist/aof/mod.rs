@@ -132,6 +132,9 @@ pub struct Aof {
     pub(crate) job: Mutex<Option<rewrite::Job>>,
     /// A BGREWRITEAOF waits for a BGSAVE child to finish.
     pub(crate) scheduled: AtomicBool,
+    /// Files of an earlier run that the next rewrite supersedes (the AOF
+    /// was turned on while a BGSAVE ran, so the rewrite waits).
+    pub(crate) superseded: Mutex<Vec<AofFile>>,
     /// Statistics for INFO.
     pub stats: Arc<AofStats>,
 }
@@ -347,6 +350,8 @@ impl Aof {
     /// abandoned. The caller holds the keyspace gate exclusively.
     pub fn disable(&self, server: &Server) {
         rewrite::kill(server);
+        self.scheduled.store(false, Ordering::Relaxed);
+        self.superseded.lock().clear();
         self.stop_writer(server);
         server.propagation.set_enabled(false);
         *self.files.lock() = None;

@@ -195,11 +195,13 @@ pub(crate) fn start_locked(
         }
         Some(ChildKind::Rdb) => {
             aof.scheduled.store(true, Ordering::Relaxed);
+            aof.superseded.lock().append(&mut superseded);
             return Ok(Started::Scheduled);
         }
         None => {}
     }
     aof.scheduled.store(false, Ordering::Relaxed);
+    superseded.append(&mut aof.superseded.lock());
     let mut files = aof.files.lock();
     let (dir, prefix, base_seq) = match files.as_mut() {
         Some(f) => {
