@@ -219,6 +219,11 @@ fn writes_are_logged_in_redis_forms() {
     }
     r.cmd(&["RPUSH", "w", "v"]);
     assert_eq!(waiter.read_frame(), b"*2\r\n$1\r\nw\r\n$1\r\nv\r\n");
+    r.cmd(&["RPUSH", "src", "a", "b", "c"]);
+    r.cmd(&["BLMOVE", "src", "dst", "LEFT", "right", "0"]);
+    r.cmd(&["BRPOPLPUSH", "src", "dst", "0"]);
+    r.cmd(&["ZADD", "z", "1", "a", "2", "b"]);
+    r.cmd(&["BZMPOP", "0", "1", "z", "MAX", "COUNT", "5"]);
     r.cmd(&["FLUSHDB"]);
     let expected = [
         resp(&["SELECT", "0"]),
@@ -241,6 +246,11 @@ fn writes_are_logged_in_redis_forms() {
         resp(&["LPOP", "l"]),
         resp(&["RPUSH", "w", "v"]),
         resp(&["LPOP", "w"]),
+        resp(&["RPUSH", "src", "a", "b", "c"]),
+        resp(&["LMOVE", "src", "dst", "LEFT", "right"]),
+        resp(&["RPOPLPUSH", "src", "dst"]),
+        resp(&["ZADD", "z", "1", "a", "2", "b"]),
+        resp(&["ZPOPMAX", "z", "2"]),
         resp(&["FLUSHDB"]),
     ]
     .concat();

@@ -272,12 +272,30 @@ impl<'a> Ctx<'a> {
     /// [`Ctx::modified`] for a key of database `db` (MOVE, COPY … DB).
     pub fn modified_in(&mut self, db: usize, key: &[u8], event: &'static str) {
         self.changed();
+        if self.propagating() && crate::keyspace::events::pending() {
+            self.propagate_expired(db);
+        }
         self.server.watches.touch(db, key);
         crate::server::notify::modified(self.server, db, key, event);
         if self.server.tracking.clients() > 0 {
             tracking::touched(self.server, self.client, key);
         }
         tracing::trace!(db, event, key = %String::from_utf8_lossy(key), "modified");
+    }
+
+    /// Keys this command found expired (and removed) propagate as DELs
+    /// ahead of its own change, as Redis does; the recorded events then go
+    /// on to the notifications.
+    pub fn propagate_expired(&mut self, db: usize) {
+        use crate::keyspace::events::{self, KeyEvent};
+        let taken = events::take();
+        for (event, key) in &taken {
+            if *event == KeyEvent::Expired {
+                let del = vec![b"DEL".to_vec(), key.to_vec()];
+                self.client.prop.items.push((db, del));
+            }
+        }
+        crate::server::notify::flush_events(self.server, db, taken);
     }
 
     /// Counts a change to the keyspace for persistence. While the
@@ -394,6 +412,9 @@ impl<'a> Ctx<'a> {
     /// `lookupKeyRead`).
     pub fn read_lookup(&mut self, key: &[u8], hit: bool) {
         self.count_lookup(hit);
+        if self.propagating() && crate::keyspace::events::pending() {
+            self.propagate_expired(self.client.db);
+        }
         if !hit {
             crate::server::notify::keymiss(self.server, self.client.db, key);
         }

@@ -76,11 +76,11 @@ impl End {
         }
     }
 
-    /// The keyword of LMOVE.
-    fn name(self) -> &'static [u8] {
+    /// The direction as Redis spells it when it builds LMOVE itself.
+    fn word(self) -> &'static [u8] {
         match self {
-            End::Left => b"LEFT",
-            End::Right => b"RIGHT",
+            End::Left => b"left",
+            End::Right => b"right",
         }
     }
 
@@ -651,7 +651,13 @@ enum WaitKind {
     Multi(usize),
     /// BLMOVE/BRPOPLPUSH: push into `dst` at `to` (a new list there gets
     /// node size `fill`), reply the element.
-    Move { dst: Vec<u8>, to: End, fill: i64 },
+    /// `replay` is the non-blocking command that replays the move.
+    Move {
+        dst: Vec<u8>,
+        to: End,
+        fill: i64,
+        replay: Vec<Vec<u8>>,
+    },
 }
 
 impl BlockedOp for ListWait {
@@ -666,7 +672,7 @@ impl BlockedOp for ListWait {
             return false;
         }
         let (dst, to, fill) = match &self.kind {
-            WaitKind::Move { dst, to, fill } => (dst, *to, *fill),
+            WaitKind::Move { dst, to, fill, .. } => (dst, *to, *fill),
             WaitKind::Pair | WaitKind::Multi(_) => {
                 let count = match self.kind {
                     WaitKind::Multi(n) => n,
@@ -716,13 +722,9 @@ impl BlockedOp for ListWait {
                 push_into(shard, dst, now, fill, to, &value);
                 s.modified.push((dst.clone(), to.push_event()));
                 s.ready.push(dst.clone());
-                s.propagate.push(vec![
-                    b"LMOVE".to_vec(),
-                    key.to_vec(),
-                    dst.clone(),
-                    self.end.name().to_vec(),
-                    to.name().to_vec(),
-                ]);
+                if let WaitKind::Move { replay, .. } = &self.kind {
+                    s.propagate.push(replay.clone());
+                }
             }
             None => {
                 // The push runs later as its own command, which
@@ -816,17 +818,30 @@ fn blmove_generic(ctx: &mut Ctx, args: &[&[u8]], from: End, to: End, timeout: &[
     let now = ctx.now;
     let fill = fill(ctx);
     let mut lock = ctx.lock_command_keys(args);
+    // Replays as the non-blocking form (BRPOPLPUSH has no direction
+    // arguments): served at once with the arguments as given, served
+    // later with Redis's lowercase direction words.
+    let replay: Vec<&[u8]> = match args {
+        [_, _, _, _] => vec![b"RPOPLPUSH", src, dst],
+        _ => vec![b"LMOVE", src, dst, args[3], args[4]],
+    };
     if list_mut(lock.shard(db, src), src, now)?.is_none() {
+        let mut later: Vec<Vec<u8>> = replay.iter().map(|a| a.to_vec()).collect();
+        if later.len() == 5 {
+            later[3] = from.word().to_vec();
+            later[4] = to.word().to_vec();
+        }
         let kind = WaitKind::Move {
             dst: dst.to_vec(),
             to,
             fill,
+            replay: later,
         };
         block_on(ctx, &[src], timeout, ListWait { end: from, kind });
         return Ok(());
     }
     move_locked(ctx, lock, src, dst, from, to)?;
-    ctx.propagate_one(&[b"LMOVE", src, dst, from.name(), to.name()]);
+    ctx.propagate_one(&replay);
     Ok(())
 }
 
