@@ -351,6 +351,7 @@ fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let found = reply_string(ctx.out, &mut shard, key, now)?;
     shard.set(key, Value::string(value), 0, now);
     ctx.modified(key, "set");
+    ctx.propagate_one(&[b"SET", key, value]);
     drop(shard);
     ctx.read_lookup(key, found);
     Ok(())

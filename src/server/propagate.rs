@@ -308,7 +308,8 @@ pub fn after_command(
 ) {
     let prop = &mut client.prop;
     let custom = prop.custom.take();
-    if client.stats.dirty != dirty_before || std::mem::take(&mut prop.force) {
+    let forced = std::mem::take(&mut prop.force);
+    if client.stats.dirty != dirty_before || forced {
         match custom {
             Some(commands) => prop.items.extend(commands.into_iter().map(|c| (db, c))),
             None => prop
