@@ -229,7 +229,7 @@ fn writes_are_logged_in_redis_forms() {
         resp(&["SELECT", "0"]),
         resp(&["SET", "a", "1", "PXAT", &a_at]),
         resp(&["SET", "b", "x"]),
-        resp(&["PEXPIREAT", "b", &b_at]),
+        resp(&["PEXPIREAT", "b", &b_at, "NX"]),
         resp(&["PERSIST", "b"]),
         resp(&["SET", "f", "1.5", "KEEPTTL"]),
         resp(&["HSET", "h", "x", "2.5"]),

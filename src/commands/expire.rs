@@ -113,11 +113,13 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], unit_ms: i64, relative: bool) -
     } else {
         shard.set_expire(key, when as u64, now);
         ctx.modified(key, "expire");
-        // Every form replays as the absolute time it set, without the
-        // conditions it already passed.
+        // Every form replays as PEXPIREAT with the absolute time it set,
+        // its condition arguments kept as Redis keeps them.
         if ctx.propagating() {
             let at = when.to_string();
-            ctx.propagate_one(&[b"PEXPIREAT", key, at.as_bytes()]);
+            let mut replay: Vec<&[u8]> = vec![b"PEXPIREAT", key, at.as_bytes()];
+            replay.extend_from_slice(&args[3..]);
+            ctx.propagate_one(&replay);
         }
     }
     ctx.out.int(1);
