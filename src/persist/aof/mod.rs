@@ -161,14 +161,10 @@ impl Aof {
         self.files.lock().is_some()
     }
 
-    /// Start-up: loads the AOF when `appendonly yes` (upgrading an old
-    /// single-file AOF), then starts appending. Returns whether data was
-    /// loaded from the AOF (so the RDB is not loaded too).
-    pub fn start(server: &Arc<Server>) -> Result<bool, String> {
+    /// Start-up with `appendonly yes`: loads the AOF (upgrading an old
+    /// single-file AOF), or creates one, then starts appending.
+    pub fn start(server: &Arc<Server>) -> Result<(), String> {
         let config = server.config.read().clone();
-        if !config.appendonly {
-            return Ok(false);
-        }
         let dir = aof_dir(&config);
         let manifest_path = dir.join(format!("{}.manifest", config.appendfilename));
         let old_single = PathBuf::from(&config.appendfilename);
@@ -186,8 +182,7 @@ impl Aof {
             None
         };
         let Some(mut manifest) = manifest else {
-            server.aof.create_fresh(server, &config)?;
-            return Ok(false);
+            return server.aof.create_fresh(server, &config);
         };
         let started = Instant::now();
         let loaded = load::load_all(server, &dir, &manifest, config.aof_load_truncated)?;
@@ -230,7 +225,7 @@ impl Aof {
         *server.aof.files.lock() = Some(files);
         server.propagation.set_enabled(true);
         server.aof.spawn_writer(server);
-        Ok(true)
+        Ok(())
     }
 
     /// First start with the AOF on and no AOF yet: writes the base (the
@@ -295,10 +290,10 @@ impl Aof {
         Ok(())
     }
 
-    /// Turns the AOF on while running (`CONFIG SET appendonly yes`, and a
-    /// fresh start): a new incremental file, the stream enabled, and a
-    /// rewrite that writes the current data as the new base. The caller
-    /// holds the keyspace gate exclusively.
+    /// Turns the AOF on while running (`CONFIG SET appendonly yes`): a new
+    /// incremental file, the stream enabled, and a rewrite that writes the
+    /// current data as the new base. The caller holds the keyspace gate
+    /// exclusively.
     pub fn enable(&self, server: &Arc<Server>, config: &Config) -> Result<(), String> {
         if self.is_on() {
             return Ok(());
