@@ -266,6 +266,14 @@ impl Propagation {
         (std::mem::take(&mut stream.buf), stream.last)
     }
 
+    /// Puts bytes the consumer could not write back in front of the
+    /// stream, to be taken again.
+    pub fn requeue(&self, mut bytes: Vec<u8>) {
+        let mut stream = self.stream.lock();
+        bytes.append(&mut stream.buf);
+        stream.buf = bytes;
+    }
+
     /// Runs `switch` with the stream locked and whatever is still encoded
     /// (the caller writes it to the old file before opening a new one);
     /// the new file starts with a SELECT.

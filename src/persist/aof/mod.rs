@@ -68,6 +68,8 @@ pub(crate) struct Files {
     pub manifest: Manifest,
     /// The incremental file being appended to.
     pub incr: File,
+    /// Size of the incremental file (a failed append is cut back to it).
+    pub len: u64,
     /// Bytes appended since the last fsync.
     pub unsynced: bool,
     /// When the last fsync happened.
@@ -91,6 +93,7 @@ impl Files {
             return Ok(());
         }
         self.incr.write_all(bytes)?;
+        self.len += bytes.len() as u64;
         self.unsynced = true;
         Ok(())
     }
@@ -205,11 +208,13 @@ impl Aof {
             .unwrap_or_default();
         let incr = open_append(&dir.join(&current))
             .map_err(|e| format!("Can't open the append-only file {current}: {e}"))?;
+        let len = incr.metadata().map_or(0, |m| m.len());
         let files = Files {
             dir,
             prefix: config.appendfilename.clone(),
             manifest,
             incr,
+            len,
             unsynced: false,
             last_fsync: Instant::now(),
         };
@@ -275,6 +280,7 @@ impl Aof {
                 history: Vec::new(),
             },
             incr: incr_file,
+            len: 0,
             unsynced: false,
             last_fsync: Instant::now(),
         };
@@ -331,6 +337,7 @@ impl Aof {
                 history: Vec::new(),
             },
             incr,
+            len: 0,
             unsynced: false,
             last_fsync: Instant::now(),
         };
@@ -382,7 +389,7 @@ impl Aof {
         }
         if let Some(files) = self.files.lock().as_mut() {
             let (bytes, last) = server.propagation.take();
-            if let Err(e) = files.append(&bytes).and_then(|_| files.sync()) {
+            if let Err(e) = files.append(&bytes).and_then(|_| files.incr.sync_data()) {
                 tracing::warn!("Error writing the append-only file on shutdown: {e}");
             }
             server.propagation.set_durable(last);
@@ -476,7 +483,11 @@ pub fn switch(server: &Arc<Server>, on: bool) {
 }
 
 /// Appends the stream to the current incremental file until stopped.
+/// `always` syncs before the commands count as durable; `everysec` syncs
+/// once a second on a duplicate descriptor in a helper thread, so a slow
+/// disk does not hold up appends (and the replies waiting for them).
 fn writer_loop(server: &Server, files: &Mutex<Option<Files>>, stats: &AofStats, stop: &AtomicBool) {
+    let fsync_running = Arc::new(AtomicBool::new(false));
     loop {
         if stop.load(Ordering::Relaxed) {
             return;
@@ -488,34 +499,51 @@ fn writer_loop(server: &Server, files: &Mutex<Option<Files>>, stats: &AofStats, 
         // Taken under the files lock, so a rewrite switching files never
         // sees bytes in flight between the stream and a file.
         let (bytes, last) = server.propagation.take();
-        let mut result = files.append(&bytes);
-        if result.is_ok() {
-            stats
-                .current_size
-                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-            let due = match fsync {
-                Fsync::Always => true,
-                Fsync::EverySec => files.last_fsync.elapsed() >= Duration::from_secs(1),
-                Fsync::No => false,
-            };
-            if due {
-                result = files.sync();
-            }
+        if let Err(e) = files.append(&bytes) {
+            // Nothing of it counts: cut a partial write off and put the
+            // bytes back, to be retried; the replies keep waiting.
+            let _ = files.incr.set_len(files.len);
+            server.propagation.requeue(bytes);
+            tracing::error!("Error writing to the AOF file: {e}");
+            stats.last_write_failed.store(true, Ordering::Relaxed);
+            drop(guard);
+            std::thread::sleep(Duration::from_secs(1));
+            continue;
         }
-        match result {
-            Ok(()) => {
-                stats.last_write_failed.store(false, Ordering::Relaxed);
+        stats.last_write_failed.store(false, Ordering::Relaxed);
+        stats
+            .current_size
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        match fsync {
+            Fsync::Always => match files.sync() {
+                Ok(()) => server.propagation.set_durable(last),
+                Err(e) => {
+                    // Retried on the next round before anything counts.
+                    tracing::error!("Can't fsync the AOF file: {e}");
+                    stats.last_write_failed.store(true, Ordering::Relaxed);
+                }
+            },
+            Fsync::EverySec => {
                 server.propagation.set_durable(last);
+                let due = files.last_fsync.elapsed() >= Duration::from_secs(1);
+                if due && files.unsynced && !fsync_running.swap(true, Ordering::Relaxed) {
+                    match files.incr.try_clone() {
+                        Ok(dup) => {
+                            files.unsynced = false;
+                            files.last_fsync = Instant::now();
+                            let running = fsync_running.clone();
+                            std::thread::spawn(move || {
+                                if let Err(e) = dup.sync_data() {
+                                    tracing::warn!("Background AOF fsync failed: {e}");
+                                }
+                                running.store(false, Ordering::Relaxed);
+                            });
+                        }
+                        Err(_) => fsync_running.store(false, Ordering::Relaxed),
+                    }
+                }
             }
-            Err(e) => {
-                // The commands are lost for this file; Redis stops
-                // accepting writes in this state, we keep clients waiting
-                // for durability that can't come, and say so.
-                tracing::error!("Error writing to the AOF file: {e}");
-                stats.last_write_failed.store(true, Ordering::Relaxed);
-                drop(guard);
-                std::thread::sleep(Duration::from_secs(1));
-            }
+            Fsync::No => server.propagation.set_durable(last),
         }
     }
 }

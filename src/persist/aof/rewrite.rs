@@ -283,6 +283,7 @@ fn switch_incr(server: &Server, f: &mut Files) -> Result<(), String> {
         let name = incr_name(&f.prefix, seq);
         f.incr = std::fs::File::create(f.dir.join(&name))
             .map_err(|e| format!("ERR Can't open the append-only file {name}: {e}"))?;
+        f.len = 0;
         f.manifest.incr.push(AofFile {
             name,
             seq,
