@@ -257,10 +257,12 @@ fn writes_are_logged_in_redis_forms() {
     wait_file(&dir.incr(), &expected);
 }
 
-#[test]
-fn restart_keeps_every_type_with_absolute_ttls() {
-    let dir = Dir::new("aof-restart");
-    let mut s = ferrokv(&dir.0, &[]);
+/// Every type written, half of it rewritten into a base (`preamble`
+/// selects RDB or commands), the rest appended: ferrokv after a restart,
+/// and then a real redis-server, see the same data and TTLs.
+fn restart_round_trip(preamble: &str, base: &str) {
+    let dir = Dir::new(&format!("aof-restart-{preamble}"));
+    let mut s = ferrokv(&dir.0, &["--aof-use-rdb-preamble", preamble]);
     let mut r = s.raw();
     let big: Vec<String> = (0..300).map(|i| format!("member-{i}")).collect();
     let mut cmds: Vec<Vec<&str>> = vec![
@@ -289,7 +291,7 @@ fn restart_keeps_every_type_with_absolute_ttls() {
     wait_rewrites(&mut r, 1);
     assert!(dir
         .manifest()
-        .starts_with("file appendonly.aof.2.base.rdb seq 2 type b\n"));
+        .starts_with(&format!("file appendonly.aof.2.base.{base} seq 2 type b\n")));
     let ttl_at = r.cmd(&["SELECT", "0"]);
     assert_eq!(ttl_at, b"+OK\r\n");
     let ttl_at = r.cmd(&["PEXPIRETIME", "ttl"]);
@@ -320,13 +322,33 @@ fn restart_keeps_every_type_with_absolute_ttls() {
     assert_eq!(before[9], b"$3\r\n0.3\r\n");
     drop(r);
     assert!(s.terminate().is_some_and(|st| st.success()));
-    let s = ferrokv(&dir.0, &[]);
+    let mut s = ferrokv(&dir.0, &[]);
     let mut r = s.raw();
     assert_eq!(snapshot(&mut r), before);
     assert_eq!(r.cmd(&["PEXPIRETIME", "ttl"]), ttl_at);
-    assert!(r
-        .cmd_str(&["INFO", "persistence"])
-        .contains("aof_enabled:1\r\n"));
+    let info = r.cmd_str(&["INFO", "persistence"]);
+    assert!(info.contains("aof_enabled:1\r\n"), "{info}");
+    // Replaying is neither a change to save nor a served command.
+    assert!(info.contains("rdb_changes_since_last_save:0\r\n"), "{info}");
+    assert!(!r
+        .cmd_str(&["INFO", "commandstats"])
+        .contains("cmdstat_rpush"));
+    drop(r);
+    assert!(s.terminate().is_some_and(|st| st.success()));
+    let redis = Redis::start(&dir.0, &[]);
+    let mut rr = redis.raw();
+    assert_eq!(snapshot(&mut rr), before);
+    assert_eq!(rr.cmd(&["PEXPIRETIME", "ttl"]), ttl_at);
+}
+
+#[test]
+fn restart_keeps_every_type_with_an_rdb_preamble_base() {
+    restart_round_trip("yes", "rdb");
+}
+
+#[test]
+fn restart_keeps_every_type_with_a_command_base() {
+    restart_round_trip("no", "aof");
 }
 
 #[test]
