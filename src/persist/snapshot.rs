@@ -730,3 +730,69 @@ pub fn load_at_startup(server: &Server) -> Result<(), String> {
         Err(e) => Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// Where a test's completion callback records the child's exit.
+    type Seen<T> = Arc<Mutex<Option<T>>>;
+
+    #[test]
+    fn a_forked_child_reports_its_status_and_log_to_the_reaper() {
+        let server = Server::new(Config::default());
+        let seen: Seen<(Option<i32>, Option<i32>)> = Arc::default();
+        let record = seen.clone();
+        let pid = fork_child(
+            &server,
+            ChildKind::Aof,
+            |log| {
+                log.notice("hello from the child");
+                log.warning(&"x".repeat(CHILD_LOG_ROOM * 2));
+                7
+            },
+            Box::new(move |_, exit| *record.lock() = Some((exit.code, exit.signal))),
+        )
+        .expect("fork");
+        assert!(pid > 0);
+        assert_eq!(server.persistence.child_kind(), Some(ChildKind::Aof));
+        // Only one child at a time.
+        let second = fork_child(&server, ChildKind::Rdb, |_| 0, Box::new(|_, _| {}));
+        assert!(second.is_err());
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        while seen.lock().is_none() {
+            assert!(Instant::now() < deadline, "child not reaped");
+            reap_child(&server);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(*seen.lock(), Some((Some(7), None)));
+        assert_eq!(server.persistence.child_kind(), None);
+    }
+
+    #[test]
+    fn a_killed_child_is_reported_with_its_signal() {
+        let server = Server::new(Config::default());
+        let seen: Seen<Option<i32>> = Arc::default();
+        let record = seen.clone();
+        fork_child(
+            &server,
+            ChildKind::Aof,
+            |_| {
+                std::thread::sleep(std::time::Duration::from_secs(30));
+                0
+            },
+            Box::new(move |_, exit| *record.lock() = Some(exit.signal)),
+        )
+        .expect("fork");
+        kill_child(&server);
+        assert_eq!(*seen.lock(), Some(Some(libc::SIGUSR1)));
+        assert_eq!(server.persistence.child_kind(), None);
+    }
+
+    #[test]
+    fn io_errors_read_like_strerror() {
+        let e = std::io::Error::from_raw_os_error(libc::EACCES);
+        assert_eq!(strerror(&e), "Permission denied");
+    }
+}

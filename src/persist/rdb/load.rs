@@ -6,7 +6,7 @@ use super::input::Input;
 use super::packed::{self, Item};
 use super::{container, crc64, opcodes, types, LoadOptions, LoadStats, RdbError, MAX_LOAD_VERSION};
 use crate::config::Encodings;
-use crate::keyspace::{Keyspace, Value};
+use crate::keyspace::{Keyspace, Shard, Value};
 use crate::types::set::Elem;
 use crate::types::{hash, zset, Hash, List, Set, ZSet};
 use crate::util::num::parse_f64;
@@ -119,7 +119,11 @@ pub fn load_bytes(data: &[u8], ks: &Keyspace, opts: &LoadOptions) -> Result<Load
                     continue;
                 }
                 let mut shard = ks.db(db).lock(&key);
-                if shard.set(&key, value, expire, opts.now_ms).is_some() {
+                // Inserting without a prior lookup: a duplicate replaces
+                // the first copy, which shows as an unchanged key count.
+                let before = shard.len();
+                shard.put_entry(Shard::make_entry(&key, value, expire, opts.now_ms));
+                if shard.len() == before {
                     return Err(RdbError::corrupt(format!(
                         "duplicate key '{}' in database {db}",
                         String::from_utf8_lossy(&key)
@@ -177,6 +181,14 @@ fn read_value(inp: &mut Input, ty: u8, enc: &Encodings) -> Result<Value, RdbErro
     let zset_limits = zset::Limits {
         max_entries: enc.zset_max_listpack_entries,
         max_value: enc.zset_max_listpack_value,
+    };
+    let hash_count_only = hash::Limits {
+        max_value: usize::MAX,
+        ..hash_limits
+    };
+    let zset_count_only = zset::Limits {
+        max_value: usize::MAX,
+        ..zset_limits
     };
     let max_intset = enc.set_max_intset_entries;
     let fill = enc.list_max_listpack_size;
@@ -239,8 +251,12 @@ fn read_value(inp: &mut Input, ty: u8, enc: &Encodings) -> Result<Value, RdbErro
                 .collect();
             hash_from_items(&items, hash_limits)?
         }
-        types::HASH_ZIPLIST => hash_from_items(&packed::ziplist(&inp.string()?)?, hash_limits)?,
-        types::HASH_LISTPACK => hash_from_items(&packed::listpack(&inp.string()?)?, hash_limits)?,
+        // Redis 7.0 converts a loaded ziplist or listpack hash or zset for
+        // its length only: long strings keep the compact encoding.
+        types::HASH_ZIPLIST => hash_from_items(&packed::ziplist(&inp.string()?)?, hash_count_only)?,
+        types::HASH_LISTPACK => {
+            hash_from_items(&packed::listpack(&inp.string()?)?, hash_count_only)?
+        }
         types::LIST_ZIPLIST => {
             let mut list = List::new(fill);
             push_items(&mut list, &packed::ziplist(&inp.string()?)?);
@@ -291,8 +307,10 @@ fn read_value(inp: &mut Input, ty: u8, enc: &Encodings) -> Result<Value, RdbErro
             }
             Value::Set(Box::new(set))
         }
-        types::ZSET_ZIPLIST => zset_from_items(&packed::ziplist(&inp.string()?)?, zset_limits)?,
-        types::ZSET_LISTPACK => zset_from_items(&packed::listpack(&inp.string()?)?, zset_limits)?,
+        types::ZSET_ZIPLIST => zset_from_items(&packed::ziplist(&inp.string()?)?, zset_count_only)?,
+        types::ZSET_LISTPACK => {
+            zset_from_items(&packed::listpack(&inp.string()?)?, zset_count_only)?
+        }
         types::MODULE_PRE_GA | types::MODULE_2 => {
             return Err(RdbError::Unsupported("module data type values".into()))
         }
