@@ -822,3 +822,30 @@ fn bgrewriteaof_during_bgsave_is_scheduled_and_runs_after_it() {
         .manifest()
         .starts_with("file appendonly.aof.2.base.rdb seq 2 type b\n"));
 }
+
+#[test]
+fn turning_the_aof_on_during_a_rewrite_restarts_the_rewrite() {
+    let dir = Dir::new("aof-on-during-rewrite");
+    let d = dir.0.to_str().expect("utf-8");
+    let mut s = Server::start_with(&["--dir", d]);
+    let mut r = s.raw();
+    r.cmd(&["SET", "a", "1"]);
+    let mut both = common::encode(&[b"BGREWRITEAOF"]);
+    both.extend(common::encode(&[b"CONFIG", b"SET", b"appendonly", b"yes"]));
+    both.extend(common::encode(&[b"SET", b"b", b"2"]));
+    r.send(&both);
+    assert_eq!(
+        r.read_frame(),
+        b"+Background append only file rewriting started\r\n"
+    );
+    assert_eq!(r.read_frame(), b"+OK\r\n");
+    assert_eq!(r.read_frame(), b"+OK\r\n");
+    wait_info(&mut r, "aof_enabled", "1");
+    wait_info(&mut r, "aof_rewrite_in_progress", "0");
+    wait_info(&mut r, "aof_last_bgrewrite_status", "ok");
+    drop(r);
+    assert!(s.terminate().is_some_and(|st| st.success()));
+    let s = ferrokv(&dir.0, &[]);
+    let mut r = s.raw();
+    assert_eq!(r.cmd(&["MGET", "a", "b"]), b"*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
+}

@@ -344,6 +344,12 @@ impl Aof {
         *self.files.lock() = Some(files);
         server.propagation.set_enabled(true);
         self.spawn_writer(server);
+        // A rewrite started while the AOF was off does not cover what the
+        // new incremental file misses: Redis stops it and starts anew.
+        if server.persistence.child_kind() == Some(crate::persist::snapshot::ChildKind::Aof) {
+            tracing::warn!("AOF was enabled but there is already an AOF rewriting in background. Stopping background AOF and starting a rewrite now.");
+            rewrite::kill(server);
+        }
         rewrite::start_locked(server, config, history, false).map(|_| ())
     }
 
