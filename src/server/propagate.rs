@@ -4,9 +4,10 @@
 //!
 //! Commands run on several threads at once, so the order in which they
 //! finish is not the order in which they changed a key. A write command
-//! therefore reserves its sequence number while it still holds its shard
-//! locks (at its first [`Ctx::modified_in`](crate::command::Ctx)), and
-//! publishes its commands under that number when it ends; the stream
+//! therefore reserves its sequence number while it holds its shard locks
+//! (when `Ctx::lock`/`Ctx::lock_command_keys` return, or at its first
+//! `Ctx::modified_in`), and publishes its commands under that number
+//! when it ends; the stream
 //! parks entries that arrive early and encodes them strictly in sequence
 //! order. Two writes to one key can't reserve out of order, because the
 //! second can't lock the key before the first released it.
