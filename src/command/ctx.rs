@@ -245,7 +245,8 @@ impl<'a> Ctx<'a> {
     /// dropping the lock.
     /// For write commands locking shards without [`Ctx::lock`] or
     /// [`Ctx::lock_command_keys`] (cross-database MOVE): call right after
-    /// locking, see [`Ctx::reserve_for_write`].
+    /// locking, so the command takes its place in the propagation stream
+    /// while it holds the locks.
     pub fn locked_for_write(&self) {
         self.reserve_for_write();
     }
