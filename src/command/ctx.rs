@@ -11,6 +11,7 @@ use crate::keyspace::{Db, MultiLock, Shard};
 use crate::protocol::reply::Reply;
 use crate::server::blocking::{Block, BlockedOp, HeldShards, ShardAccess};
 use crate::server::clients::ClientHandle;
+use crate::server::propagate::ClientProp;
 use crate::server::pubsub::{Inbox, Kind, Subscriber};
 use crate::server::tracking::{self, ClientTracking};
 use crate::server::Server;
@@ -26,6 +27,9 @@ pub enum Action {
     Sleep(Duration),
     /// Shut the server down (SHUTDOWN).
     Shutdown,
+    /// Turn the AOF on or off (`CONFIG SET appendonly`): needs the
+    /// keyspace gate exclusively, so it runs after the command.
+    SwitchAof(bool),
 }
 
 /// `CLIENT REPLY` mode.
@@ -106,6 +110,8 @@ pub struct ClientState {
     pub subs: Subscriptions,
     /// Client-side caching state (CLIENT TRACKING).
     pub tracking: ClientTracking,
+    /// What the running command propagates (AOF).
+    pub prop: ClientProp,
 }
 
 /// A client's subscriptions.
@@ -164,6 +170,7 @@ impl ClientState {
             watch_dirty: Arc::new(AtomicBool::new(false)),
             subs: Subscriptions::default(),
             tracking: ClientTracking::default(),
+            prop: ClientProp::default(),
         }
     }
 
@@ -217,16 +224,43 @@ impl<'a> Ctx<'a> {
 
     /// Locks the shard of `key` in the selected database.
     pub fn lock(&self, key: &[u8]) -> MutexGuard<'a, Shard> {
-        self.db().lock(key)
+        let guard = self.db().lock(key);
+        self.reserve_for_write();
+        guard
     }
 
     /// Locks the shards of all keys of this command (from its key specs)
     /// in the selected database.
     pub fn lock_command_keys(&self, args: &[&[u8]]) -> MultiLock<'a> {
         let db = self.client.db;
-        self.server
+        let locks = self
+            .server
             .keyspace
-            .lock_keys(self.cmd.keys(args).into_iter().map(|k| (db, k)))
+            .lock_keys(self.cmd.keys(args).into_iter().map(|k| (db, k)));
+        self.reserve_for_write();
+        locks
+    }
+
+    /// While the propagation stream runs, a write command takes its place
+    /// in it as soon as it holds its keys' locks: a later command on the
+    /// same keys can only lock them after this one released them, so it
+    /// is logged after, even when this one changes the key only after
+    /// dropping the lock.
+    /// For write commands locking shards without [`Ctx::lock`] or
+    /// [`Ctx::lock_command_keys`] (cross-database MOVE): call right after
+    /// locking, so the command takes its place in the propagation stream
+    /// while it holds the locks.
+    pub fn locked_for_write(&self) {
+        self.reserve_for_write();
+    }
+
+    fn reserve_for_write(&self) {
+        if self.server.propagation.enabled()
+            && self.cmd.has(super::flags::WRITE)
+            && self.client.prop.seq().is_none()
+        {
+            self.client.prop.reserve(&self.server.propagation);
+        }
     }
 
     /// Records that this command modified `key` in the selected database;
@@ -241,7 +275,10 @@ impl<'a> Ctx<'a> {
 
     /// [`Ctx::modified`] for a key of database `db` (MOVE, COPY … DB).
     pub fn modified_in(&mut self, db: usize, key: &[u8], event: &'static str) {
-        self.client.stats.dirty += 1;
+        self.changed();
+        if self.propagating() && crate::keyspace::events::pending() {
+            self.propagate_expired(db);
+        }
         self.server.watches.touch(db, key);
         if self.server.blocking.count() > 0 {
             // Clients blocked on the key re-check it after the command:
@@ -253,6 +290,80 @@ impl<'a> Ctx<'a> {
             tracking::touched(self.server, self.client, key);
         }
         tracing::trace!(db, event, key = %String::from_utf8_lossy(key), "modified");
+    }
+
+    /// Keys this command found expired (and removed) propagate as DELs
+    /// ahead of its own change, as Redis does; the recorded events then go
+    /// on to the notifications.
+    pub fn propagate_expired(&mut self, db: usize) {
+        use crate::keyspace::events::{self, KeyEvent};
+        let taken = events::take();
+        for (event, key) in &taken {
+            if *event == KeyEvent::Expired {
+                let del = vec![b"DEL".to_vec(), key.to_vec()];
+                self.client.prop.items.push((db, del));
+            }
+        }
+        crate::server::notify::flush_events(self.server, db, taken);
+    }
+
+    /// Counts a change to the keyspace for persistence. While the
+    /// propagation stream runs, the command's first change reserves its
+    /// place in the stream, while the command still holds the locks of
+    /// what it changed, so commands on one key are logged in the order
+    /// they were applied. FLUSHALL-like commands that change no single key
+    /// call this directly.
+    pub fn changed(&mut self) {
+        self.client.stats.dirty += 1;
+        if self.server.propagation.enabled() && self.client.prop.seq().is_none() {
+            self.client.prop.reserve(&self.server.propagation);
+        }
+    }
+
+    /// Propagates this command even when it changed nothing (FLUSHALL and
+    /// FLUSHDB on empty databases still reach the AOF, as in Redis).
+    pub fn force_propagate(&mut self) {
+        if self.server.propagation.enabled() {
+            self.client.prop.force = true;
+            if self.client.prop.seq().is_none() {
+                self.client.prop.reserve(&self.server.propagation);
+            }
+        }
+    }
+
+    /// Propagates `commands` (zero or more, each an argv) instead of this
+    /// command's own arguments, when it changed the keyspace: the forms
+    /// that replay the change deterministically (EXPIRE as PEXPIREAT, SET
+    /// EX as SET PXAT, SPOP as SREM …). EXEC passes nothing: the commands
+    /// it ran propagate themselves.
+    pub fn propagate_as(&mut self, commands: Vec<Vec<Vec<u8>>>) {
+        if self.propagating() {
+            self.client.prop.custom = Some(commands);
+        }
+    }
+
+    /// [`Ctx::propagate_as`] with one command given by its parts; builds
+    /// nothing unless the stream runs.
+    pub fn propagate_one(&mut self, parts: &[&[u8]]) {
+        if self.propagating() {
+            self.propagate_as(vec![crate::server::propagate::argv(parts)]);
+        }
+    }
+
+    /// Propagates `commands` after what this command propagates itself
+    /// (the pops of the blocked clients its push served).
+    pub fn propagate_after(&mut self, commands: Vec<Vec<Vec<u8>>>) {
+        if self.propagating() {
+            let db = self.client.db;
+            let after = commands.into_iter().map(|c| (db, c));
+            self.client.prop.after.extend(after);
+        }
+    }
+
+    /// Whether this command's changes are being propagated: handlers build
+    /// their [`Ctx::propagate_as`] rewrites only then.
+    pub fn propagating(&self) -> bool {
+        self.client.prop.seq().is_some()
     }
 
     /// Blocks this client on `keys` until [`Ctx::serve_blocked`] serves it
@@ -284,13 +395,14 @@ impl<'a> Ctx<'a> {
             }
             return;
         }
-        let changed = self
+        let served = self
             .server
             .blocking
             .serve(self.client.db, key, self.now, shards);
-        for (key, event) in changed {
+        for (key, event) in served.keys {
             self.modified(&key, event);
         }
+        self.propagate_after(served.commands);
     }
 
     /// Serves clients blocked on `key` when the command holds just that
@@ -309,6 +421,9 @@ impl<'a> Ctx<'a> {
     /// `lookupKeyRead`).
     pub fn read_lookup(&mut self, key: &[u8], hit: bool) {
         self.count_lookup(hit);
+        if self.propagating() && crate::keyspace::events::pending() {
+            self.propagate_expired(self.client.db);
+        }
         if !hit {
             crate::server::notify::keymiss(self.server, self.client.db, key);
         }

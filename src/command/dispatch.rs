@@ -237,6 +237,7 @@ pub fn invoke(
 ) {
     let handler = cmd.handler.expect("resolved commands have handlers");
     let started = Instant::now();
+    let (dirty_before, db_before) = (client.stats.dirty, client.db);
     let result = {
         let mut ctx = Ctx {
             server,
@@ -256,6 +257,9 @@ pub fn invoke(
     };
     if crate::keyspace::events::pending() {
         crate::server::notify::flush_recorded(server, client.db);
+    }
+    if client.prop.seq().is_some() {
+        crate::server::propagate::after_command(server, client, args, dirty_before, db_before);
     }
     // Counted at once, still under the gate, so a snapshot forked under the
     // exclusive gate knows exactly which changes it covers.

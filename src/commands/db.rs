@@ -81,6 +81,7 @@ fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let old = ctx.server.keyspace.take_db(ctx.client.db);
     offer_blocked_keys(ctx, ctx.client.db);
     dispose(ctx, vec![old], background);
+    ctx.force_propagate();
     ctx.out.ok();
     Ok(())
 }
@@ -100,6 +101,7 @@ fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         offer_blocked_keys(ctx, db);
     }
     dispose(ctx, old, background);
+    ctx.force_propagate();
     crate::persist::snapshot::after_flushall(ctx.server);
     ctx.out.ok();
     Ok(())
@@ -117,6 +119,7 @@ fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     ctx.server.keyspace.swap_dbs(a, b);
     offer_blocked_keys(ctx, a);
     offer_blocked_keys(ctx, b);
+    ctx.changed();
     ctx.out.ok();
     Ok(())
 }
@@ -131,6 +134,7 @@ fn move_cmd(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         return Err(CmdError::err(SAME_OBJECT));
     }
     let mut locks = ctx.server.keyspace.lock_keys([(src, key), (dst, key)]);
+    ctx.locked_for_write();
     // Events the shards record (expiry, the new key) belong to the
     // database they happened in.
     let in_src = locks.shard(src, key).get(key, now).is_some();

@@ -115,6 +115,7 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         drop(old);
         if deleted {
             ctx.modified(key, "del");
+            ctx.propagate_one(&[b"DEL", key]);
         }
         ctx.out.ok();
         return Ok(());
@@ -125,6 +126,14 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     drop(shard);
     drop(old);
     ctx.modified(key, "restore");
+    // A relative TTL replays as the absolute time it meant.
+    if when != 0 && !absttl && ctx.propagating() {
+        let at = when.to_string();
+        let mut replay: Vec<Vec<u8>> = args.iter().map(|a| a.to_vec()).collect();
+        replay[2] = at.into_bytes();
+        replay.push(b"ABSTTL".to_vec());
+        ctx.propagate_as(vec![replay]);
+    }
     ctx.out.ok();
     Ok(())
 }

@@ -109,9 +109,18 @@ fn expire_generic(ctx: &mut Ctx, args: &[&[u8]], unit_ms: i64, relative: bool) -
         drop(shard);
         drop(removed);
         ctx.modified(key, "del");
+        ctx.propagate_one(&[b"DEL", key]);
     } else {
         shard.set_expire(key, when as u64, now);
         ctx.modified(key, "expire");
+        // Every form replays as PEXPIREAT with the absolute time it set,
+        // its condition arguments kept as Redis keeps them.
+        if ctx.propagating() {
+            let at = when.to_string();
+            let mut replay: Vec<&[u8]> = vec![b"PEXPIREAT", key, at.as_bytes()];
+            replay.extend_from_slice(&args[3..]);
+            ctx.propagate_one(&replay);
+        }
     }
     ctx.out.int(1);
     Ok(())

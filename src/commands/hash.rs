@@ -278,6 +278,8 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     h.set(field, &sum, limits);
     drop(shard);
     ctx.modified(key, "hincrbyfloat");
+    // The printed sum replays exactly, whatever the float rounding.
+    ctx.propagate_one(&[b"HSET", key, field, &sum]);
     ctx.out.bulk(&sum);
     Ok(())
 }

@@ -291,7 +291,6 @@ fn memory_section(s: &mut String, server: &Server) {
 }
 
 fn persistence_section(s: &mut String, server: &Server) {
-    let aof = server.config.read().appendonly;
     let rdb = server.persistence.info();
     field!(s, "loading", 0);
     field!(s, "async_loading", 0);
@@ -324,18 +323,10 @@ fn persistence_section(s: &mut String, server: &Server) {
     field!(s, "rdb_last_cow_size", 0);
     field!(s, "rdb_last_load_keys_expired", rdb.keys_expired);
     field!(s, "rdb_last_load_keys_loaded", rdb.keys_loaded);
-    field!(s, "aof_enabled", aof as u8);
-    field!(s, "aof_rewrite_in_progress", 0);
-    field!(s, "aof_rewrite_scheduled", 0);
-    field!(s, "aof_last_rewrite_time_sec", -1);
-    field!(s, "aof_current_rewrite_time_sec", -1);
-    field!(s, "aof_last_bgrewrite_status", "ok");
-    field!(s, "aof_rewrites", 0);
-    field!(s, "aof_rewrites_consecutive_failures", 0);
-    field!(s, "aof_last_write_status", "ok");
-    field!(s, "aof_last_cow_size", 0);
+    server.aof.info(s);
     field!(s, "module_fork_in_progress", 0);
     field!(s, "module_fork_last_cow_size", 0);
+    server.aof.info_sizes(s);
 }
 
 fn stats_section(s: &mut String, server: &Server) {

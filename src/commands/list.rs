@@ -69,6 +69,21 @@ impl End {
         }
     }
 
+    fn pop_command(self) -> &'static [u8] {
+        match self {
+            End::Left => b"LPOP",
+            End::Right => b"RPOP",
+        }
+    }
+
+    /// The direction as Redis spells it when it builds LMOVE itself.
+    fn word(self) -> &'static [u8] {
+        match self {
+            End::Left => b"left",
+            End::Right => b"right",
+        }
+    }
+
     fn push_command(self) -> &'static [u8] {
         match self {
             End::Left => b"LPUSH",
@@ -567,8 +582,9 @@ fn pop_first(
     keys: &[&[u8]],
     end: End,
     count: usize,
-    write: WriteFn,
+    multi: bool,
 ) -> Result<bool, CmdError> {
+    let write: WriteFn = if multi { write_mpop } else { write_pair };
     let db = ctx.client.db;
     let now = ctx.now;
     for &key in keys {
@@ -577,10 +593,21 @@ fn pop_first(
             continue;
         }
         let (items, deleted) = pop_n(shard, key, now, end, count);
+        let popped = items.len();
         write(ctx.out, key, items);
         ctx.modified(key, end.pop_event());
         if deleted {
             ctx.modified(key, "del");
+        }
+        // BLPOP/BLMPOP/LMPOP replay as the plain pop of the key served
+        // (with the count for the MPOP forms), as Redis propagates them.
+        if ctx.propagating() {
+            if multi {
+                let n = popped.to_string();
+                ctx.propagate_one(&[end.pop_command(), key, n.as_bytes()]);
+            } else {
+                ctx.propagate_one(&[end.pop_command(), key]);
+            }
         }
         return Ok(true);
     }
@@ -605,7 +632,7 @@ fn write_pair(out: &mut Reply, key: &[u8], items: Vec<Vec<u8>>) {
 fn lmpop(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let a = parse_mpop(&args[1..])?;
     let mut lock = lock_keys(ctx, &a.keys);
-    if !pop_first(ctx, &mut lock, &a.keys, a.end, a.count, write_mpop)? {
+    if !pop_first(ctx, &mut lock, &a.keys, a.end, a.count, true)? {
         ctx.out.null_array();
     }
     Ok(())
@@ -624,7 +651,13 @@ enum WaitKind {
     Multi(usize),
     /// BLMOVE/BRPOPLPUSH: push into `dst` at `to` (a new list there gets
     /// node size `fill`), reply the element.
-    Move { dst: Vec<u8>, to: End, fill: i64 },
+    /// `replay` is the non-blocking command that replays the move.
+    Move {
+        dst: Vec<u8>,
+        to: End,
+        fill: i64,
+        replay: Vec<Vec<u8>>,
+    },
 }
 
 impl BlockedOp for ListWait {
@@ -639,7 +672,7 @@ impl BlockedOp for ListWait {
             return false;
         }
         let (dst, to, fill) = match &self.kind {
-            WaitKind::Move { dst, to, fill } => (dst, *to, *fill),
+            WaitKind::Move { dst, to, fill, .. } => (dst, *to, *fill),
             WaitKind::Pair | WaitKind::Multi(_) => {
                 let count = match self.kind {
                     WaitKind::Multi(n) => n,
@@ -649,6 +682,13 @@ impl BlockedOp for ListWait {
                     return false;
                 };
                 let (items, deleted) = pop_n(shard, key, now, self.end, count);
+                let pop = self.end.pop_command().to_vec();
+                s.propagate.push(match self.kind {
+                    WaitKind::Multi(_) => {
+                        vec![pop, key.to_vec(), items.len().to_string().into_bytes()]
+                    }
+                    _ => vec![pop, key.to_vec()],
+                });
                 match self.kind {
                     WaitKind::Multi(_) => write_mpop(&mut s.out, key, items),
                     _ => write_pair(&mut s.out, key, items),
@@ -682,8 +722,15 @@ impl BlockedOp for ListWait {
                 push_into(shard, dst, now, fill, to, &value);
                 s.modified.push((dst.clone(), to.push_event()));
                 s.ready.push(dst.clone());
+                if let WaitKind::Move { replay, .. } = &self.kind {
+                    s.propagate.push(replay.clone());
+                }
             }
             None => {
+                // The push runs later as its own command, which
+                // propagates itself.
+                s.propagate
+                    .push(vec![self.end.pop_command().to_vec(), key.to_vec()]);
                 s.then = Some(vec![to.push_command().to_vec(), dst.clone(), value.clone()]);
             }
         }
@@ -733,12 +780,12 @@ fn blocking_pop(
     end: End,
     kind: WaitKind,
 ) -> CmdResult {
-    let (count, write): (usize, WriteFn) = match kind {
-        WaitKind::Multi(n) => (n, write_mpop),
-        _ => (1, write_pair),
+    let (count, multi) = match kind {
+        WaitKind::Multi(n) => (n, true),
+        _ => (1, false),
     };
     let mut lock = lock_keys(ctx, keys);
-    if !pop_first(ctx, &mut lock, keys, end, count, write)? {
+    if !pop_first(ctx, &mut lock, keys, end, count, multi)? {
         block_on(ctx, keys, timeout, ListWait { end, kind });
     }
     drop(lock);
@@ -771,16 +818,31 @@ fn blmove_generic(ctx: &mut Ctx, args: &[&[u8]], from: End, to: End, timeout: &[
     let now = ctx.now;
     let fill = fill(ctx);
     let mut lock = ctx.lock_command_keys(args);
+    // Replays as the non-blocking form (BRPOPLPUSH has no direction
+    // arguments): served at once with the arguments as given, served
+    // later with Redis's lowercase direction words.
+    let replay: Vec<&[u8]> = match args {
+        [_, _, _, _] => vec![b"RPOPLPUSH", src, dst],
+        _ => vec![b"LMOVE", src, dst, args[3], args[4]],
+    };
     if list_mut(lock.shard(db, src), src, now)?.is_none() {
+        let mut later: Vec<Vec<u8>> = replay.iter().map(|a| a.to_vec()).collect();
+        if later.len() == 5 {
+            later[3] = from.word().to_vec();
+            later[4] = to.word().to_vec();
+        }
         let kind = WaitKind::Move {
             dst: dst.to_vec(),
             to,
             fill,
+            replay: later,
         };
         block_on(ctx, &[src], timeout, ListWait { end: from, kind });
         return Ok(());
     }
-    move_locked(ctx, lock, src, dst, from, to)
+    move_locked(ctx, lock, src, dst, from, to)?;
+    ctx.propagate_one(&replay);
+    Ok(())
 }
 
 fn blmove(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {

@@ -2,6 +2,7 @@
 //! each registering its handlers.
 
 pub mod acl;
+pub mod aof;
 pub mod args;
 pub mod bitmap;
 pub mod client;
@@ -36,6 +37,7 @@ use crate::command::TableBuilder;
 /// Registers every implemented command.
 pub fn register_all(t: &mut TableBuilder) {
     acl::register(t);
+    aof::register(t);
     bitmap::register(t);
     client::register(t);
     connection::register(t);

@@ -139,6 +139,9 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     ctx.server.notify.configure(updated.notify_keyspace_events);
     ctx.server.configure_diagnostics(&updated);
     crate::logging::set_level(&updated.loglevel);
+    if updated.appendonly != config.appendonly {
+        ctx.client.action = Some(Action::SwitchAof(updated.appendonly));
+    }
     *config = updated;
     drop(config);
     // A lower maxmemory takes effect at once (the cron finishes the job

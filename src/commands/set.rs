@@ -12,6 +12,7 @@ use crate::command::{CmdError, CmdResult, Ctx, TableBuilder};
 use crate::commands::args::{cursor, int, is, ScanOptions};
 use crate::keyspace::{MultiLock, Shard, Value};
 use crate::protocol::reply::Reply;
+use crate::server::propagate::argv;
 use crate::types::set::{Elem, Member, Set};
 use crate::util::num::parse_i64;
 
@@ -209,6 +210,11 @@ fn spop_one(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
         ctx.modified(key, "del");
     }
     drop(shard);
+    // The random choice replays as the member it picked.
+    if ctx.propagating() {
+        let mut buf = crate::keyspace::value::IntBuf::new();
+        ctx.propagate_one(&[b"SREM", key, member.as_elem().bytes(&mut buf)]);
+    }
     reply_elem(ctx.out, member.as_elem());
     Ok(())
 }
@@ -232,11 +238,20 @@ fn spop_count(ctx: &mut Ctx, key: &[u8], count: usize) -> CmdResult {
         shard.remove(key);
         ctx.modified(key, "del");
         drop(shard);
+        ctx.propagate_one(&[b"DEL", key]);
         reply_set(ctx.out, &build(all, max));
         return Ok(());
     }
     let popped = set.pop_many(count);
     drop(shard);
+    if ctx.propagating() {
+        let mut buf = crate::keyspace::value::IntBuf::new();
+        let srems = popped
+            .iter()
+            .map(|m| argv(&[b"SREM", key, m.as_elem().bytes(&mut buf)]))
+            .collect();
+        ctx.propagate_as(srems);
+    }
     ctx.out.set(popped.len());
     for m in &popped {
         reply_elem(ctx.out, m.as_elem());

@@ -215,15 +215,21 @@ fn set_generic(
     let reply = if (flags & NX != 0 && found) || (flags & XX != 0 && !found) {
         abort
     } else {
-        let value = Value::string(value);
+        let stored = Value::string(value);
         match expire_at {
-            Some(at) => shard.set(key, value, at, now),
-            None if flags & KEEPTTL != 0 => shard.set_keep_ttl(key, value, now),
-            None => shard.set(key, value, 0, now),
+            Some(at) => shard.set(key, stored, at, now),
+            None if flags & KEEPTTL != 0 => shard.set_keep_ttl(key, stored, now),
+            None => shard.set(key, stored, 0, now),
         };
         ctx.modified(key, "set");
-        if expire_at.is_some() {
+        if let Some(at) = expire_at {
             ctx.modified(key, "expire");
+            // Relative TTLs replay as the absolute time they meant (Redis
+            // rewrites every expiring SET this way, PXAT included).
+            if ctx.propagating() {
+                let at = at.to_string();
+                ctx.propagate_one(&[b"SET", key, value, b"PXAT", at.as_bytes()]);
+            }
         }
         ok
     };
@@ -253,7 +259,19 @@ fn set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         ext.flags,
         expire_at,
         (b"+OK\r\n", null),
-    )
+    )?;
+    // GET only shapes the reply: Redis propagates the SET without it.
+    if ext.has(GET) && expire_at.is_none() && ctx.propagating() {
+        let mut replay: Vec<Vec<u8>> = args[..3].iter().map(|a| a.to_vec()).collect();
+        replay.extend(
+            args[3..]
+                .iter()
+                .filter(|a| !is(a, "GET"))
+                .map(|a| a.to_vec()),
+        );
+        ctx.propagate_as(vec![replay]);
+    }
+    Ok(())
 }
 
 fn setnx(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
@@ -291,13 +309,19 @@ fn getex(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         Some(at) if ext.has(EXAT | PXAT) && at <= now => {
             shard.remove(key);
             ctx.modified(key, "del");
+            ctx.propagate_one(&[b"DEL", key]);
         }
         Some(at) => {
             shard.set_expire(key, at, now);
             ctx.modified(key, "expire");
+            if ctx.propagating() {
+                let at = at.to_string();
+                ctx.propagate_one(&[b"PEXPIREAT", key, at.as_bytes()]);
+            }
         }
         None if ext.has(PERSIST) && shard.persist(key, now) => {
             ctx.modified(key, "persist");
+            ctx.propagate_one(&[b"PERSIST", key]);
         }
         None => {}
     }
@@ -313,6 +337,7 @@ fn getdel(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if found {
         shard.remove(key);
         ctx.modified(key, "del");
+        ctx.propagate_one(&[b"DEL", key]);
     }
     drop(shard);
     ctx.read_lookup(key, found);
@@ -326,6 +351,7 @@ fn getset(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let found = reply_string(ctx.out, &mut shard, key, now)?;
     shard.set(key, Value::string(value), 0, now);
     ctx.modified(key, "set");
+    ctx.propagate_one(&[b"SET", key, value]);
     drop(shard);
     ctx.read_lookup(key, found);
     Ok(())
@@ -612,6 +638,8 @@ fn incrbyfloat(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         }
     };
     ctx.modified(key, "incrbyfloat");
+    // The printed sum replays exactly, whatever the float rounding.
+    ctx.propagate_one(&[b"SET", key, &sum, b"KEEPTTL"]);
     drop(shard);
     ctx.out.bulk(&sum);
     Ok(())

@@ -121,6 +121,9 @@ fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     }
     ctx.client.in_exec = false;
     serve_ready_keys(ctx);
+    // The queued commands propagated themselves; EXEC publishes them as
+    // one MULTI … EXEC block.
+    ctx.propagate_as(Vec::new());
     Ok(())
 }
 
@@ -131,11 +134,12 @@ pub fn serve_ready_keys(ctx: &mut Ctx) {
     for (db, key) in ready {
         let mut shard = keyspace.db(db).lock(&key);
         let mut held = HeldShards::one(keyspace, db, &key, &mut shard);
-        let changed = ctx.server.blocking.serve(db, &key, ctx.now, &mut held);
+        let served = ctx.server.blocking.serve(db, &key, ctx.now, &mut held);
         drop(held);
         drop(shard);
-        for (changed_key, event) in changed {
+        for (changed_key, event) in served.keys {
             ctx.modified_in(db, &changed_key, event);
         }
+        ctx.propagate_after(served.commands);
     }
 }

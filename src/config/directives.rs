@@ -275,13 +275,107 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "appendonly",
         default: "no",
         access: Access::Mutable,
-        doc: "Append-only file persistence (not available yet: only 'no').",
+        doc: "Append-only file persistence: every write is logged to the AOF in 'appenddirname' (turning it on at run time first writes the whole dataset).",
         get: |c| yes_no(c.appendonly),
         set: |c, v| {
-            if parse_bool(v)? {
-                return Err("append-only file persistence is not available yet".into());
+            c.appendonly = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "appendfilename",
+        default: "appendonly.aof",
+        access: Access::Immutable,
+        doc: "Prefix of the AOF file names (base, incremental files and manifest) inside 'appenddirname'.",
+        get: |c| c.appendfilename.clone(),
+        set: |c, v| {
+            if v.is_empty() || v.contains('/') {
+                return Err("appendfilename can't be a path, just a filename".into());
             }
-            c.appendonly = false;
+            c.appendfilename = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "appenddirname",
+        default: "appendonlydir",
+        access: Access::Immutable,
+        doc: "Directory inside 'dir' holding the AOF files and their manifest.",
+        get: |c| c.appenddirname.clone(),
+        set: |c, v| {
+            if v.is_empty() || v.contains('/') {
+                return Err("appenddirname can't be a path, just a dirname".into());
+            }
+            c.appenddirname = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "appendfsync",
+        default: "everysec",
+        access: Access::Mutable,
+        doc: "When the AOF reaches the disk: always (fsync before replying), everysec (written before replying, fsync every second), no (fsync left to the OS).",
+        get: |c| c.appendfsync.name().to_string(),
+        set: |c, v| {
+            c.appendfsync = crate::persist::aof::Fsync::parse(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "aof-use-rdb-preamble",
+        default: "yes",
+        access: Access::Mutable,
+        doc: "Write rewritten AOF bases in RDB format (faster to load) instead of commands.",
+        get: |c| yes_no(c.aof_use_rdb_preamble),
+        set: |c, v| {
+            c.aof_use_rdb_preamble = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "auto-aof-rewrite-percentage",
+        default: "100",
+        access: Access::Mutable,
+        doc: "Rewrite the AOF when it grew by this percentage over its size after the last rewrite (0 = never automatically).",
+        get: |c| c.auto_aof_rewrite_percentage.to_string(),
+        set: |c, v| {
+            c.auto_aof_rewrite_percentage = parse_int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "auto-aof-rewrite-min-size",
+        default: "64mb",
+        access: Access::Mutable,
+        doc: "Never rewrite the AOF automatically while it is smaller than this.",
+        get: |c| c.auto_aof_rewrite_min_size.to_string(),
+        set: |c, v| {
+            c.auto_aof_rewrite_min_size = parse_memory(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "aof-load-truncated",
+        default: "yes",
+        access: Access::Mutable,
+        doc: "At start-up, load an AOF whose last command was cut short (a crash mid-write), dropping that command, instead of refusing to start.",
+        get: |c| yes_no(c.aof_load_truncated),
+        set: |c, v| {
+            c.aof_load_truncated = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "aof-timestamp-enabled",
+        default: "no",
+        access: Access::Mutable,
+        doc: "Redis's timestamp annotations in the AOF; accepted for compatibility, only 'no' is supported.",
+        get: |c| yes_no(c.aof_timestamp_enabled),
+        set: |c, v| {
+            if parse_bool(v)? {
+                return Err("AOF timestamp annotations are not supported".into());
+            }
+            c.aof_timestamp_enabled = false;
             Ok(())
         },
     },

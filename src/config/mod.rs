@@ -49,6 +49,22 @@ pub struct Config {
     pub save: Vec<(u64, u64)>,
     /// Whether the append-only file is enabled.
     pub appendonly: bool,
+    /// `appendfilename`: prefix of the AOF files.
+    pub appendfilename: String,
+    /// `appenddirname`: the AOF directory inside `dir`.
+    pub appenddirname: String,
+    /// `appendfsync`.
+    pub appendfsync: crate::persist::aof::Fsync,
+    /// `aof-use-rdb-preamble`.
+    pub aof_use_rdb_preamble: bool,
+    /// `auto-aof-rewrite-percentage` (0 = off).
+    pub auto_aof_rewrite_percentage: u64,
+    /// `auto-aof-rewrite-min-size` in bytes.
+    pub auto_aof_rewrite_min_size: u64,
+    /// `aof-load-truncated`.
+    pub aof_load_truncated: bool,
+    /// `aof-timestamp-enabled` (always no).
+    pub aof_timestamp_enabled: bool,
     /// LZF-compress strings in RDB snapshots.
     pub rdbcompression: bool,
     /// Write (and check on load) the RDB CRC64 trailer.
@@ -199,6 +215,14 @@ impl Default for Config {
             dbfilename: String::new(),
             save: Vec::new(),
             appendonly: false,
+            appendfilename: String::new(),
+            appenddirname: String::new(),
+            appendfsync: Default::default(),
+            aof_use_rdb_preamble: false,
+            auto_aof_rewrite_percentage: 0,
+            auto_aof_rewrite_min_size: 0,
+            aof_load_truncated: false,
+            aof_timestamp_enabled: false,
             rdbcompression: false,
             rdbchecksum: false,
             stop_writes_on_bgsave_error: false,

@@ -26,6 +26,9 @@ const CREATED: u8 = 2;
 /// Expired keys are also recorded while clients track keys (CLIENT
 /// TRACKING invalidates them), whatever the notification settings.
 const TRACKING: u8 = 4;
+/// Expired keys are also recorded while the propagation stream runs (the
+/// active-expiry cron propagates a DEL for each).
+const PROPAGATING: u8 = 8;
 
 /// Which kinds of events shards record, for the whole process.
 static RECORDING: AtomicU8 = AtomicU8::new(0);
@@ -40,7 +43,7 @@ thread_local! {
 pub fn set_recording(expired: bool, created: bool) {
     let bits = if expired { EXPIRED } else { 0 } | if created { CREATED } else { 0 };
     let _ = RECORDING.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-        Some(old & TRACKING | bits)
+        Some(old & (TRACKING | PROPAGATING) | bits)
     });
 }
 
@@ -50,6 +53,15 @@ pub fn set_tracking(on: bool) {
         RECORDING.fetch_or(TRACKING, Ordering::Relaxed);
     } else {
         RECORDING.fetch_and(!TRACKING, Ordering::Relaxed);
+    }
+}
+
+/// Records expired keys while the propagation stream runs.
+pub fn set_propagating(on: bool) {
+    if on {
+        RECORDING.fetch_or(PROPAGATING, Ordering::Relaxed);
+    } else {
+        RECORDING.fetch_and(!PROPAGATING, Ordering::Relaxed);
     }
 }
 
@@ -66,7 +78,7 @@ fn push(event: KeyEvent, key: &[u8]) {
 
 /// A shard expired `key`.
 pub(crate) fn expired(key: &[u8]) {
-    record(EXPIRED | TRACKING, KeyEvent::Expired, key);
+    record(EXPIRED | TRACKING | PROPAGATING, KeyEvent::Expired, key);
 }
 
 /// A shard added `key`, which did not exist.

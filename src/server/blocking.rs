@@ -44,10 +44,22 @@ pub struct Serve<'a> {
     /// second key could not be locked here (BLMOVE's destination in a
     /// shard another command holds): its reply is discarded.
     pub then: Option<Vec<Vec<u8>>>,
+    /// The non-blocking commands that replay what serving did (BLPOP as
+    /// LPOP, BLMOVE as LMOVE …), for the AOF.
+    pub propagate: Vec<Vec<Vec<u8>>>,
     /// Keys that received data while serving (BLMOVE's destination, when
     /// its shard was at hand): their waiters are served next, in the same
     /// call, as Redis chains BLMOVE waiters.
     pub ready: Vec<Vec<u8>>,
+}
+
+/// What serving blocked clients changed.
+#[derive(Default)]
+pub struct Served {
+    /// Keys changed, with their event names (for `Ctx::modified`).
+    pub keys: Vec<(Vec<u8>, &'static str)>,
+    /// The commands that replay the pops, in order.
+    pub commands: Vec<Vec<Vec<u8>>>,
 }
 
 /// The operation a blocked command completes once data arrives.
@@ -258,14 +270,8 @@ impl Blocking {
     /// while the caller holds the key's shard (through `shards`), then the
     /// waiters of keys that serving filled ([`Serve::ready`]). Returns the
     /// keys changed by serving, with their event names.
-    pub fn serve(
-        &self,
-        db: usize,
-        key: &[u8],
-        now: u64,
-        shards: &mut dyn ShardAccess,
-    ) -> Vec<(Vec<u8>, &'static str)> {
-        let mut changed = Vec::new();
+    pub fn serve(&self, db: usize, key: &[u8], now: u64, shards: &mut dyn ShardAccess) -> Served {
+        let mut changed = Served::default();
         if self.count() == 0 {
             return changed;
         }
@@ -291,6 +297,7 @@ impl Blocking {
                     },
                     modified: Vec::new(),
                     then: None,
+                    propagate: Vec::new(),
                     ready: Vec::new(),
                 };
                 if !waiter.op.serve(&mut serve) {
@@ -298,7 +305,8 @@ impl Blocking {
                 }
                 state.unlink(&waiter);
                 self.blocked.fetch_sub(1, Ordering::Relaxed);
-                changed.append(&mut serve.modified);
+                changed.keys.append(&mut serve.modified);
+                changed.commands.append(&mut serve.propagate);
                 pending.extend(serve.ready);
                 waiter.wake(Wakeup::Served(serve.out.buf, serve.then));
             }

@@ -217,6 +217,9 @@ impl Connection {
                                 break;
                             }
                         }
+                        Some(Action::SwitchAof(on)) => {
+                            crate::persist::aof::switch(&self.server, on);
+                        }
                         Some(Action::Shutdown) => {
                             self.server.request_shutdown();
                             close = true;
@@ -352,6 +355,11 @@ impl Connection {
         };
         match wakeup {
             Some(Wakeup::Served(reply, then)) => {
+                // The pop was logged by the pushing client: the reply
+                // leaves once that is durable too.
+                if server.propagation.enabled() {
+                    self.client.prop.wait = Some(server.propagation.latest());
+                }
                 self.out.buf.extend_from_slice(&reply);
                 if let Some(cmd) = then {
                     let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
@@ -376,6 +384,11 @@ impl Connection {
     async fn flush(&mut self) -> std::io::Result<()> {
         if self.out.buf.is_empty() {
             return Ok(());
+        }
+        // Replies to writes leave once the AOF has them (on disk with
+        // appendfsync always).
+        if let Some(seq) = self.client.prop.wait.take() {
+            self.server.propagation.wait_durable(seq).await;
         }
         // A client that stops reading must not pin its task forever: a
         // kill (CLIENT KILL, output buffer limits) interrupts the write.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Server;
+use crate::keyspace::events::{self, KeyEvent};
 use crate::keyspace::SHARDS;
 use crate::util::time::now_ms;
 
@@ -59,7 +60,23 @@ fn active_expire(server: &Server, cursor: &mut ExpireCursor, budget: Duration) {
                     break;
                 }
             }
+            // Expired keys propagate as DELs, their place in the stream
+            // reserved while the shard is still locked.
+            let expired = if server.propagation.enabled() && events::pending() {
+                Some((server.propagation.reserve(), events::take()))
+            } else {
+                None
+            };
             drop(shard);
+            if let Some((seq, taken)) = expired {
+                let dels = taken
+                    .iter()
+                    .filter(|(event, _)| *event == KeyEvent::Expired)
+                    .map(|(_, key)| (cursor.db, vec![b"DEL".to_vec(), key.to_vec()]))
+                    .collect();
+                server.propagation.publish_each(seq, dels);
+                super::notify::flush_events(server, cursor.db, taken);
+            }
             if crate::keyspace::events::pending() {
                 super::notify::flush_recorded(server, cursor.db);
             }
@@ -98,6 +115,7 @@ pub async fn run(server: Arc<Server>) {
         }
         active_expire(&server, &mut cursor, period * EXPIRE_CPU_PERCENT / 100);
         crate::persist::snapshot::cron(&server);
+        crate::persist::aof::rewrite::cron(&server);
         let ops = server.stats.commands_processed.load(Ordering::Relaxed);
         let bytes_in = server.stats.net_input_bytes.load(Ordering::Relaxed);
         let bytes_out = server.stats.net_output_bytes.load(Ordering::Relaxed);

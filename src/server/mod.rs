@@ -10,6 +10,7 @@ pub mod memory;
 pub mod monitor;
 pub mod notify;
 pub mod pause;
+pub mod propagate;
 pub mod pubsub;
 pub mod slowlog;
 pub mod stats;
@@ -71,6 +72,10 @@ pub struct Server {
     pub slowlog: slowlog::SlowLog,
     /// LATENCY monitor.
     pub latency: latency::Latency,
+    /// The stream of changes for the AOF.
+    pub propagation: propagate::Propagation,
+    /// The append-only file.
+    pub aof: crate::persist::aof::Aof,
     /// Process start.
     pub started: Instant,
     /// Random 40-hex-digit id of this run.
@@ -152,6 +157,8 @@ impl Server {
             evict,
             slowlog,
             latency,
+            propagation: propagate::Propagation::default(),
+            aof: crate::persist::aof::Aof::default(),
             started: Instant::now(),
             run_id: new_run_id(),
             scripting: crate::scripting::Engine::new(),
@@ -319,7 +326,12 @@ pub async fn run(config: Config) -> Result<(), String> {
     let port = listeners[0].local_addr().map(|a| a.port()).unwrap_or(0);
     server.tcp_port.store(port, Ordering::Relaxed);
     // The data is in place before the first client can see the keyspace.
-    crate::persist::snapshot::load_at_startup(&server)?;
+    // With the AOF on, only the AOF is loaded, as Redis does.
+    if server.config.read().appendonly {
+        crate::persist::aof::Aof::start(&server)?;
+    } else {
+        crate::persist::snapshot::load_at_startup(&server)?;
+    }
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
     for listener in listeners {
@@ -362,6 +374,7 @@ pub async fn run(config: Config) -> Result<(), String> {
             break Some(g);
         }
     };
+    server.aof.shutdown(&server);
     tracing::info!("ferrokv is now ready to exit, bye bye...");
     Ok(())
 }

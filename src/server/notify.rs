@@ -174,7 +174,12 @@ pub fn notify(server: &Server, db: usize, key: &[u8], event: &str) {
 /// created keys) for database `db`; expired keys also count as modified
 /// for WATCH.
 pub fn flush_recorded(server: &Server, db: usize) {
-    for (event, key) in events::take() {
+    flush_events(server, db, events::take());
+}
+
+/// Publishes events taken from the shards' record earlier.
+pub fn flush_events(server: &Server, db: usize, taken: Vec<(KeyEvent, Box<[u8]>)>) {
+    for (event, key) in taken {
         match event {
             KeyEvent::Expired => {
                 server.watches.touch(db, &key);

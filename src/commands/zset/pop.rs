@@ -212,6 +212,10 @@ fn pop_or_block(
         let popped = pop_key(shard, key, now, max, count);
         reply(ctx.out, shape, key, &popped);
         record(ctx, key, max, count >= len);
+        // The blocking and multi-key forms replay as the plain pop.
+        if ctx.propagating() && !matches!(shape, Shape::Pop { .. }) {
+            ctx.propagate_as(vec![replay_pop(key, max, shape, popped.len())]);
+        }
         return Ok(());
     }
     if blocking {
@@ -225,6 +229,17 @@ fn pop_or_block(
         ctx.out.null_array();
     }
     Ok(())
+}
+
+/// The ZPOPMIN/ZPOPMAX that replays a pop of `n` members (with the count
+/// for the MPOP forms, as Redis propagates them).
+fn replay_pop(key: &[u8], max: bool, shape: Shape, n: usize) -> Vec<Vec<u8>> {
+    let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+    let mut argv = vec![name.to_vec(), key.to_vec()];
+    if matches!(shape, Shape::Mpop) {
+        argv.push(n.to_string().into_bytes());
+    }
+    argv
 }
 
 /// A blocked BZPOPMIN/BZPOPMAX/BZMPOP waiting for members.
@@ -246,6 +261,9 @@ impl BlockedOp for PopOp {
             _ => return false,
         };
         let popped = pop_key(shard, key, now, self.max, self.count);
+        serve
+            .propagate
+            .push(replay_pop(key, self.max, self.shape, popped.len()));
         reply(&mut serve.out, self.shape, key, &popped);
         serve.modified.push((key.to_vec(), event(self.max)));
         if self.count >= len {
