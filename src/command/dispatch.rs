@@ -357,6 +357,7 @@ fn denied_by_disk_error(server: &Server, client: &ClientState, cmd: &Command) ->
         })
     };
     cmd.has(flags::WRITE) || cmd.name == "ping" || (cmd.name == "exec" && queued_writes())
+}
 
 /// Evicts keys when memory is over `maxmemory` (before every command, as
 /// Redis does) and says whether `cmd` must be refused because memory could

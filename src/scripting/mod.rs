@@ -562,6 +562,9 @@ impl Engine {
         if !was_in_exec {
             crate::commands::transaction::serve_ready_keys(ctx);
         }
+        // Effects replication: the script's write commands propagated
+        // themselves (wrapped in MULTI/EXEC); the script call itself is not.
+        ctx.propagate_as(Vec::new());
         outcome
     }
 

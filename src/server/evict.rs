@@ -311,15 +311,26 @@ pub fn perform(server: &Server) -> Outcome {
 
 /// Deletes `key` of database `db` because of `maxmemory`, with what Redis
 /// does for an evicted key: `evicted_keys`, WATCH invalidation, client
-/// tracking invalidation and the `evicted` keyspace event. This is the
-/// one place eviction deletes keys, so propagating the deletion (as `DEL`
-/// to replicas and the AOF) belongs here too. Returns whether the key was
-/// still there.
+/// tracking invalidation, the `evicted` keyspace event and a `DEL` in the
+/// propagation stream (AOF, replicas). Returns whether the key was still
+/// there.
 pub fn evict_key(server: &Server, db: usize, key: &[u8]) -> bool {
-    let entry = server.keyspace.db(db).lock(key).remove(key);
+    let (entry, seq) = {
+        let mut shard = server.keyspace.db(db).lock(key);
+        let entry = shard.remove(key);
+        // The DEL's place in the stream is taken while the key is locked.
+        let seq = (entry.is_some() && server.propagation.enabled())
+            .then(|| server.propagation.reserve());
+        (entry, seq)
+    };
     let Some(entry) = entry else {
         return false;
     };
+    if let Some(seq) = seq {
+        server
+            .propagation
+            .publish_each(seq, vec![(db, vec![b"DEL".to_vec(), key.to_vec()])]);
+    }
     // Freed outside the shard lock, before memory is measured again.
     drop(entry);
     server.stats.evicted_keys.fetch_add(1, Ordering::Relaxed);
