@@ -240,6 +240,11 @@ impl<'a> Ctx<'a> {
     pub fn modified_in(&mut self, db: usize, key: &[u8], event: &'static str) {
         self.client.stats.dirty += 1;
         self.server.watches.touch(db, key);
+        if self.server.blocking.count() > 0 {
+            // Clients blocked on the key re-check it after the command:
+            // XREADGROUP fails when its stream was deleted or replaced.
+            self.client.ready_keys.push((db, key.to_vec()));
+        }
         crate::server::notify::modified(self.server, db, key, event);
         if self.server.tracking.clients() > 0 {
             tracking::touched(self.server, self.client, key);

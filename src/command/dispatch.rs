@@ -160,7 +160,13 @@ pub fn invoke(
             cmd,
             now: now_ms(),
         };
-        catch_unwind(AssertUnwindSafe(|| handler(&mut ctx, args)))
+        let result = catch_unwind(AssertUnwindSafe(|| handler(&mut ctx, args)));
+        // Serving may change keys again (a waiter popping); repeat until
+        // nothing is left, which happens once no waiter was served.
+        while !ctx.client.in_exec && !ctx.client.ready_keys.is_empty() {
+            crate::commands::transaction::serve_ready_keys(&mut ctx);
+        }
+        result
     };
     if crate::keyspace::events::pending() {
         crate::server::notify::flush_recorded(server, client.db);

@@ -51,6 +51,16 @@ fn dispose(ctx: &mut Ctx, old: Vec<Vec<Shard>>, background: bool) {
     }
 }
 
+/// Queues the keys clients of database `db` are blocked on, to be
+/// re-offered to them once the command is done, as Redis does after
+/// FLUSHDB and SWAPDB (a blocked XREADGROUP fails on a flushed stream, a
+/// BLPOP is served by a list swapped in).
+fn offer_blocked_keys(ctx: &mut Ctx, db: usize) {
+    for key in ctx.server.blocking.keys_in(db) {
+        ctx.client.ready_keys.push((db, key));
+    }
+}
+
 /// FLUSHDB [ASYNC|SYNC] (runs with the keyspace gate held exclusively).
 /// Invalidates WATCHes on keys of database `db` that exist in `db` or in
 /// `other` (the database swapped in), as Redis's touchAllWatchedKeysInDb.
@@ -69,6 +79,7 @@ fn flushdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     touch_watched(ctx, ctx.client.db, ctx.client.db);
     crate::server::tracking::flushed(ctx.server, ctx.client);
     let old = ctx.server.keyspace.take_db(ctx.client.db);
+    offer_blocked_keys(ctx, ctx.client.db);
     dispose(ctx, vec![old], background);
     ctx.out.ok();
     Ok(())
@@ -85,6 +96,9 @@ fn flushall(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     let old = (0..keyspace.db_count())
         .map(|db| keyspace.take_db(db))
         .collect();
+    for db in 0..keyspace.db_count() {
+        offer_blocked_keys(ctx, db);
+    }
     dispose(ctx, old, background);
     ctx.out.ok();
     Ok(())
@@ -100,6 +114,8 @@ fn swapdb(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     touch_watched(ctx, a, b);
     touch_watched(ctx, b, a);
     ctx.server.keyspace.swap_dbs(a, b);
+    offer_blocked_keys(ctx, a);
+    offer_blocked_keys(ctx, b);
     ctx.out.ok();
     Ok(())
 }

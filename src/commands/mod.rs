@@ -19,6 +19,7 @@ pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod string;
 pub mod transaction;
 pub mod zset;
@@ -44,6 +45,7 @@ pub fn register_all(t: &mut TableBuilder) {
     pubsub::register(t);
     set::register(t);
     sort::register(t);
+    stream::register(t);
     string::register(t);
     transaction::register(t);
     zset::register(t);

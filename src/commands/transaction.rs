@@ -117,8 +117,8 @@ fn exec(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Serves clients blocked on keys the transaction pushed to.
-fn serve_ready_keys(ctx: &mut Ctx) {
+/// Serves clients blocked on keys the command or transaction changed.
+pub(crate) fn serve_ready_keys(ctx: &mut Ctx) {
     let ready = std::mem::take(&mut ctx.client.ready_keys);
     let keyspace = &ctx.server.keyspace;
     for (db, key) in ready {

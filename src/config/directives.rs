@@ -389,6 +389,28 @@ pub static DIRECTIVES: &[Directive] = &[
         },
     },
     Directive {
+        name: "stream-node-max-bytes",
+        default: "4096",
+        access: Access::Mutable,
+        doc: "A stream node (listpack) takes no more entries once it holds this many bytes (0 = no limit).",
+        get: |c| c.encodings.stream_node_max_bytes.to_string(),
+        set: |c, v| {
+            c.encodings.stream_node_max_bytes = parse_memory(v)? as usize;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "stream-node-max-entries",
+        default: "100",
+        access: Access::Mutable,
+        doc: "A stream node takes at most this many entries, deleted ones included (0 = no limit).",
+        get: |c| c.encodings.stream_node_max_entries.to_string(),
+        set: |c, v| {
+            c.encodings.stream_node_max_entries = parse_int(v, 0, i64::MAX)? as usize;
+            Ok(())
+        },
+    },
+    Directive {
         name: "client-output-buffer-limit",
         default: "normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60",
         access: Access::Mutable,

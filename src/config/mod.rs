@@ -92,6 +92,11 @@ pub struct Encodings {
     /// `list-max-listpack-size`: positive = entries per node, negative =
     /// node size class (-1 = 4 KB … -5 = 64 KB).
     pub list_max_listpack_size: i64,
+    /// `stream-node-max-bytes`: listpack bytes per stream node (0 = no
+    /// limit).
+    pub stream_node_max_bytes: usize,
+    /// `stream-node-max-entries`: entries per stream node (0 = no limit).
+    pub stream_node_max_entries: usize,
 }
 
 /// One class of `client-output-buffer-limit`: a client is closed when its

@@ -1,6 +1,6 @@
 //! Stored values and their compact encodings.
 
-use crate::types::{Hash, List, Set, ZSet};
+use crate::types::{Hash, List, Set, Stream, ZSet};
 use crate::util::num::parse_i64;
 
 /// Longest byte string kept inline (no heap allocation).
@@ -73,6 +73,8 @@ pub enum Value {
     Set(Box<Set>),
     /// A sorted set.
     ZSet(Box<ZSet>),
+    /// A stream.
+    Stream(Box<Stream>),
 }
 
 /// Scratch space for rendering an integer-encoded string.
@@ -97,6 +99,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -110,6 +113,7 @@ impl Value {
             Value::List(l) => l.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(s) => s.encoding(),
         }
     }
 
@@ -156,6 +160,7 @@ impl Value {
             Value::List(l) => std::mem::size_of::<List>() + l.heap_size(),
             Value::Set(s) => std::mem::size_of::<Set>() + s.heap_size(),
             Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_size(),
+            Value::Stream(s) => std::mem::size_of::<Stream>() + s.heap_size(),
         }
     }
 }

@@ -173,6 +173,20 @@ impl Blocking {
         self.blocked.load(Ordering::Relaxed)
     }
 
+    /// Keys of database `db` that clients are blocked on.
+    pub fn keys_in(&self, db: usize) -> Vec<Vec<u8>> {
+        if self.count() == 0 {
+            return Vec::new();
+        }
+        let state = self.state.lock();
+        state
+            .queues
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+            .collect()
+    }
+
     /// Registers a client on `keys`. Call while holding those keys' shard
     /// locks, right after finding them empty.
     pub fn block(
@@ -259,7 +273,14 @@ impl Blocking {
         let mut pending = VecDeque::from([key.to_vec()]);
         while let Some(key) = pending.pop_front() {
             let id = (db, key);
-            while let Some(waiter) = state.queues.get(&id).and_then(|q| q.front().cloned()) {
+            // Waiters are tried in arrival order; one that cannot be
+            // served (a stream reader waiting for IDs past the new entry)
+            // does not hold back the ones behind it.
+            let queued: Vec<Arc<Waiter>> = match state.queues.get(&id) {
+                Some(q) => q.iter().cloned().collect(),
+                None => continue,
+            };
+            for waiter in queued {
                 let mut serve = Serve {
                     key: &id.1,
                     now,
@@ -273,7 +294,7 @@ impl Blocking {
                     ready: Vec::new(),
                 };
                 if !waiter.op.serve(&mut serve) {
-                    break;
+                    continue;
                 }
                 state.unlink(&waiter);
                 self.blocked.fetch_sub(1, Ordering::Relaxed);
