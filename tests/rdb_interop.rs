@@ -51,6 +51,14 @@ fn load(file: &[u8]) -> (Keyspace, rdb::LoadStats) {
 fn redis_dump_loads_with_every_key_intact() {
     for compression in [true, false] {
         let (file, expected) = redis_dump(compression);
+        // The stream fixture really has groups, owners and a deletion.
+        let Canon::Stream(st) = &expected[&(0, b"st".to_vec())].0 else {
+            panic!("st is a stream");
+        };
+        assert!(
+            st.contains("group=g1") && st.contains("3-0/bob/1") && st.contains("maxdel=1-2"),
+            "{st}"
+        );
         let (ks, stats) = load(&file);
         assert_eq!(stats.version, 10);
         assert_eq!(stats.keys as usize, expected.len());

@@ -23,6 +23,8 @@ pub enum Canon {
     Hash(BTreeMap<Vec<u8>, Vec<u8>>),
     /// Sorted-set pairs in rank order.
     ZSet(Vec<(Vec<u8>, f64)>),
+    /// A stream's entries, counters, groups, PELs and consumers.
+    Stream(String),
 }
 
 /// What a snapshot knows about one key: value, OBJECT ENCODING, absolute
@@ -181,6 +183,81 @@ pub fn fixture_commands() -> Vec<(usize, Vec<Vec<u8>>)> {
             s("x"),
         ],
     );
+    // Streams: same-field and new-field entries, a deletion, groups with
+    // pending entries and consumers, several nodes, an empty stream.
+    for (id, fields) in [
+        ("1-1", &["a", "1", "b", "2"][..]),
+        ("1-2", &["a", "3", "b", "4"]),
+        ("2-0", &["c", "x"]),
+        ("3-0", &["a", "5", "b", "6"]),
+    ] {
+        let mut c = vec![s("XADD"), s("st"), s(id)];
+        c.extend(fields.iter().map(|f| s(f)));
+        add(0, c);
+    }
+    for c in [
+        &["XDEL", "st", "1-2"][..],
+        &["XGROUP", "CREATE", "st", "g1", "0"],
+        &["XGROUP", "CREATE", "st", "g2", "$"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g1",
+            "alice",
+            "COUNT",
+            "2",
+            "STREAMS",
+            "st",
+            ">",
+        ],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g1",
+            "bob",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "st",
+            ">",
+        ],
+        &["XACK", "st", "g1", "1-1"],
+        &["XGROUP", "CREATECONSUMER", "st", "g2", "carol"],
+        &["XADD", "se", "5-5", "a", "b"],
+        &["XDEL", "se", "5-5"],
+    ] {
+        add(0, c.iter().map(|a| s(a)).collect());
+    }
+    for i in 0..1000 {
+        let f = format!("f{}", i / 300);
+        add(
+            0,
+            vec![
+                s("XADD"),
+                s("stbig"),
+                format!("{}-{}", 1000 + i / 2, i % 2).into_bytes(),
+                f.into_bytes(),
+                format!("v{i}").into_bytes(),
+            ],
+        );
+    }
+    for c in [
+        &["XGROUP", "CREATE", "stbig", "g", "0"][..],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c1",
+            "COUNT",
+            "300",
+            "STREAMS",
+            "stbig",
+            ">",
+        ],
+        &["XDEL", "stbig", "1100-0"],
+    ] {
+        add(0, c.iter().map(|a| s(a)).collect());
+    }
     // Another database.
     add(3, vec![s("SET"), s("other"), s("db3")]);
     add(3, vec![s("HSET"), s("h3"), s("k"), s("v")]);
@@ -246,6 +323,7 @@ pub fn server_snapshot(con: &mut redis::Connection, dbs: usize) -> Snapshot {
                             .collect(),
                     )
                 }
+                "stream" => Canon::Stream(stream_canon_server(con, &key)),
                 other => panic!("unexpected type {other}"),
             };
             let enc: String = redis::cmd("OBJECT")
@@ -283,8 +361,141 @@ pub fn canon_of(value: &Value) -> Canon {
                 .map(|(m, s)| (m.to_vec(), s))
                 .collect(),
         ),
+        Value::Stream(s) => Canon::Stream(stream_canon_value(s)),
         _ => unreachable!("strings handled above"),
     }
+}
+
+/// A stream's observable state from a server: entries, counters, groups
+/// with their PEL (owner and delivery count) and consumers.
+fn stream_canon_server(con: &mut redis::Connection, key: &[u8]) -> String {
+    use redis::Value as V;
+    fn show(v: &V) -> String {
+        match v {
+            V::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+            V::SimpleString(s) => s.clone(),
+            V::Int(i) => i.to_string(),
+            V::Nil => "nil".into(),
+            V::Array(a) => format!("[{}]", a.iter().map(show).collect::<Vec<_>>().join(" ")),
+            V::Okay => "OK".into(),
+            other => format!("{other:?}"),
+        }
+    }
+    fn field<'a>(flat: &'a [V], name: &str) -> &'a V {
+        let i = flat
+            .chunks(2)
+            .position(|p| show(&p[0]) == name)
+            .unwrap_or_else(|| panic!("no {name}"));
+        &flat[i * 2 + 1]
+    }
+    let entries: V = redis::cmd("XRANGE")
+        .arg(key)
+        .arg("-")
+        .arg("+")
+        .query(con)
+        .unwrap();
+    let info: Vec<V> = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg(key)
+        .query(con)
+        .unwrap();
+    let mut out = format!(
+        "entries={} length={} last={} maxdel={} added={}",
+        show(&entries),
+        show(field(&info, "length")),
+        show(field(&info, "last-generated-id")),
+        show(field(&info, "max-deleted-entry-id")),
+        show(field(&info, "entries-added")),
+    );
+    let groups: Vec<Vec<V>> = redis::cmd("XINFO")
+        .arg("GROUPS")
+        .arg(key)
+        .query(con)
+        .unwrap();
+    for g in groups {
+        let name = show(field(&g, "name"));
+        let pel: Vec<Vec<V>> = redis::cmd("XPENDING")
+            .arg(key)
+            .arg(&name)
+            .arg("-")
+            .arg("+")
+            .arg(100000)
+            .query(con)
+            .unwrap();
+        let pel: Vec<String> = pel
+            .iter()
+            .map(|p| format!("{}/{}/{}", show(&p[0]), show(&p[1]), show(&p[3])))
+            .collect();
+        let consumers: Vec<Vec<V>> = redis::cmd("XINFO")
+            .arg("CONSUMERS")
+            .arg(key)
+            .arg(&name)
+            .query(con)
+            .unwrap();
+        let consumers: Vec<String> = consumers
+            .iter()
+            .map(|c| format!("{}/{}", show(field(c, "name")), show(field(c, "pending"))))
+            .collect();
+        out += &format!(
+            " group={name} last={} read={} lag={} pel={pel:?} consumers={consumers:?}",
+            show(field(&g, "last-delivered-id")),
+            show(field(&g, "entries-read")),
+            show(field(&g, "lag")),
+        );
+    }
+    out
+}
+
+/// The same description of a stream value held in a keyspace.
+fn stream_canon_value(s: &ferrokv::types::Stream) -> String {
+    use ferrokv::types::stream::StreamId;
+    let entries: Vec<String> = s
+        .range(StreamId::MIN, StreamId::MAX, false, 0)
+        .iter()
+        .map(|e| {
+            let f: Vec<String> = e
+                .fields()
+                .flat_map(|(f, v)| [f, v])
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .collect();
+            format!("[{} [{}]]", e.id, f.join(" "))
+        })
+        .collect();
+    let mut out = format!(
+        "entries=[{}] length={} last={} maxdel={} added={}",
+        entries.join(" "),
+        s.len(),
+        s.last_id,
+        s.max_deleted_id,
+        s.entries_added
+    );
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "nil".into());
+    for (name, g) in s.groups() {
+        let pel: Vec<String> = g
+            .pel
+            .iter()
+            .map(|(id, p)| {
+                format!(
+                    "{id}/{}/{}",
+                    String::from_utf8_lossy(&p.consumer),
+                    p.delivery_count
+                )
+            })
+            .collect();
+        let consumers: Vec<String> = g
+            .consumers
+            .iter()
+            .map(|(n, c)| format!("{}/{}", String::from_utf8_lossy(n), c.pel.len()))
+            .collect();
+        out += &format!(
+            " group={} last={} read={} lag={} pel={pel:?} consumers={consumers:?}",
+            String::from_utf8_lossy(name),
+            g.last_id,
+            opt(g.entries_read.map(|v| v.to_string())),
+            opt(s.lag(g).map(|v| v.to_string())),
+        );
+    }
+    out
 }
 
 /// The canonical content of an in-process keyspace.

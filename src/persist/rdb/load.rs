@@ -4,7 +4,9 @@ use std::io::Read;
 
 use super::input::Input;
 use super::packed::{self, Item};
-use super::{container, crc64, opcodes, types, LoadOptions, LoadStats, RdbError, MAX_LOAD_VERSION};
+use super::{
+    container, crc64, opcodes, stream, types, LoadOptions, LoadStats, RdbError, MAX_LOAD_VERSION,
+};
 use crate::config::Encodings;
 use crate::keyspace::{Keyspace, Shard, Value};
 use crate::types::set::Elem;
@@ -315,7 +317,9 @@ fn read_value(inp: &mut Input, ty: u8, enc: &Encodings) -> Result<Value, RdbErro
             return Err(RdbError::Unsupported("module data type values".into()))
         }
         types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 | types::STREAM_LISTPACKS_3 => {
-            return Err(RdbError::Unsupported("stream values".into()))
+            // An empty stream is a valid value (entries deleted, or
+            // created by XGROUP CREATE … MKSTREAM).
+            return Ok(Value::Stream(Box::new(stream::load(inp, ty, enc)?)));
         }
         types::HASH_METADATA_PRE_GA..=types::HASH_LISTPACK_EX => {
             return Err(RdbError::Unsupported(

@@ -13,6 +13,7 @@ mod load;
 mod lzf;
 mod packed;
 mod save;
+mod stream;
 
 use std::fmt;
 
@@ -101,6 +102,11 @@ pub struct SaveOptions {
     /// `list-max-listpack-size`: how list elements are grouped into
     /// listpack nodes.
     pub list_max_listpack_size: i64,
+    /// `stream-node-max-bytes`: where stream nodes are cut (0 = no limit).
+    pub stream_node_max_bytes: usize,
+    /// `stream-node-max-entries`: where stream nodes are cut (0 = no
+    /// limit).
+    pub stream_node_max_entries: usize,
 }
 
 impl Default for SaveOptions {
@@ -113,6 +119,8 @@ impl Default for SaveOptions {
             used_mem: 0,
             now_ms: crate::util::time::now_ms(),
             list_max_listpack_size: -2,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
         }
     }
 }

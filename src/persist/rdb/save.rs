@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use super::packed::{self, ListpackWriter};
-use super::{container, crc64, lzf, opcodes, types, SaveOptions, RDB_VERSION};
+use super::{container, crc64, lzf, opcodes, stream, types, SaveOptions, RDB_VERSION};
 use crate::keyspace::{Keyspace, Value, SHARDS};
 use crate::server::REDIS_VERSION;
 use crate::types::set::Elem;
@@ -141,6 +141,7 @@ fn type_of(value: &Value) -> u8 {
         Value::Hash(_) => types::HASH,
         Value::ZSet(z) if z.encoding() == "listpack" => types::ZSET_LISTPACK,
         Value::ZSet(_) => types::ZSET_2,
+        Value::Stream(_) => types::STREAM_LISTPACKS_2,
     }
 }
 
@@ -154,6 +155,7 @@ fn write_value(buf: &mut Vec<u8>, value: &Value, opts: &SaveOptions) {
         Value::Set(s) => write_set(buf, s, c),
         Value::Hash(h) => write_hash(buf, h, c),
         Value::ZSet(z) => write_zset(buf, z, c),
+        Value::Stream(s) => stream::save(buf, s, opts),
     }
 }
 
