@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use super::ctx::{Action, ReplyMode};
 use super::{c_str, flags, ClientState, Command, Ctx};
-use crate::persist::snapshot::MISCONF;
 use crate::acl::log::Context;
+use crate::persist::snapshot::MISCONF;
 use crate::protocol::reply::Reply;
 use crate::scripting::Engine;
 use crate::server::{tracking, Server};

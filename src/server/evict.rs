@@ -319,8 +319,8 @@ pub fn evict_key(server: &Server, db: usize, key: &[u8]) -> bool {
         let mut shard = server.keyspace.db(db).lock(key);
         let entry = shard.remove(key);
         // The DEL's place in the stream is taken while the key is locked.
-        let seq = (entry.is_some() && server.propagation.enabled())
-            .then(|| server.propagation.reserve());
+        let seq =
+            (entry.is_some() && server.propagation.enabled()).then(|| server.propagation.reserve());
         (entry, seq)
     };
     let Some(entry) = entry else {
