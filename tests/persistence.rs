@@ -722,3 +722,26 @@ fn save_points_retry_a_failed_save_after_five_seconds() {
     });
     assert!(dir.dump().exists());
 }
+
+/// Function libraries travel in the dump (`FUNCTION2` records): after a
+/// restart FCALL works, and a real redis-server loads them from our file.
+#[test]
+fn function_libraries_are_saved_in_the_dump() {
+    let dir = DataDir::new("functions");
+    let lib = "#!lua name=kept\nredis.register_function('add', function(keys, args) return args[1] + args[2] end)";
+    {
+        let s = start_in(&dir, &[]);
+        let mut raw = s.raw();
+        assert_eq!(raw.cmd_str(&["FUNCTION", "LOAD", lib]), "$4\r\nkept\r\n");
+        assert_eq!(info_field(&mut raw, "rdb_changes_since_last_save"), "1");
+        assert_eq!(raw.cmd_str(&["SAVE"]), "+OK\r\n");
+    }
+    {
+        let s = start_in(&dir, &[]);
+        let mut raw = s.raw();
+        assert_eq!(raw.cmd_str(&["FCALL", "add", "0", "2", "3"]), ":5\r\n");
+    }
+    let redis = Redis::start_in(&dir);
+    let mut raw = redis.raw();
+    assert_eq!(raw.cmd_str(&["FCALL", "add", "0", "20", "22"]), ":42\r\n");
+}

@@ -47,6 +47,8 @@ fn load(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         replace = true;
     }
     let name = ctx.server.scripting.function_load(code, replace)?;
+    // Libraries are data: counted for save points and propagated as-is.
+    ctx.changed();
     ctx.out.bulk(name.as_bytes());
     Ok(())
 }
@@ -56,6 +58,7 @@ fn delete(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if !ctx.server.scripting.libraries.lock().remove(&name) {
         return Err(CmdError::err("ERR Library not found"));
     }
+    ctx.changed();
     ctx.out.ok();
     Ok(())
 }
@@ -63,6 +66,7 @@ fn delete(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 fn flush(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     flush_mode(args, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option")?;
     ctx.server.scripting.libraries.lock().clear();
+    ctx.changed();
     ctx.out.ok();
     Ok(())
 }
@@ -172,15 +176,7 @@ fn kill(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
 }
 
 fn dump(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    let codes: Vec<Vec<u8>> = ctx
-        .server
-        .scripting
-        .libraries
-        .lock()
-        .libs
-        .values()
-        .map(|l| l.code.clone())
-        .collect();
+    let codes = ctx.server.scripting.library_codes();
     ctx.out.bulk(&crate::scripting::payload::encode(&codes));
     Ok(())
 }
@@ -205,6 +201,7 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         "ERR DUMP payload version or checksum are wrong",
     ))?;
     ctx.server.scripting.function_restore(&codes, policy)?;
+    ctx.changed();
     ctx.out.ok();
     Ok(())
 }

@@ -428,7 +428,7 @@ pub fn kill_child(server: &Server) {
 
 /// RDB writer options from the configuration, taken before a fork (the
 /// child reads neither the configuration nor the allocator's statistics).
-fn save_options(config: &Config) -> rdb::SaveOptions {
+fn save_options(config: &Config, functions: Vec<String>) -> rdb::SaveOptions {
     use tikv_jemalloc_ctl::{epoch, stats};
     // jemalloc's statistics are a snapshot refreshed by advancing the epoch.
     let _ = epoch::advance();
@@ -438,6 +438,7 @@ fn save_options(config: &Config) -> rdb::SaveOptions {
         used_mem: stats::allocated::read().unwrap_or(0) as u64,
         now_ms: now_ms(),
         list_max_listpack_size: config.encodings.list_max_listpack_size,
+        functions,
         ..rdb::SaveOptions::default()
     }
 }
@@ -500,7 +501,7 @@ pub fn write_rdb_file(ks: &Keyspace, opts: &rdb::SaveOptions, path: &str) -> Res
 pub fn save_sync(server: &Server) -> Result<(), String> {
     let (opts, path) = {
         let c = server.config.read();
-        (save_options(&c), c.dbfilename.clone())
+        (save_options(&c, super::function_sources(server)), c.dbfilename.clone())
     };
     match write_rdb_file(&server.keyspace, &opts, &path) {
         Ok(()) => {
@@ -541,7 +542,7 @@ pub fn bgsave_gated(server: &Server) -> Result<i32, BgsaveError> {
     p.last_bgsave_try.store(unix_secs(), Ordering::Relaxed);
     let (opts, path) = {
         let c = server.config.read();
-        (save_options(&c), c.dbfilename.clone())
+        (save_options(&c, super::function_sources(server)), c.dbfilename.clone())
     };
     let keyspace = &server.keyspace;
     let work = |log: &mut ChildLog| match write_rdb_file(keyspace, &opts, &path) {
@@ -705,6 +706,7 @@ pub fn load_rdb_file(server: &Server) -> Result<Option<rdb::LoadStats>, String> 
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let stats =
         rdb::load(&mut reader, &server.keyspace, &opts).map_err(|e| format!("{path}: {e}"))?;
+    super::restore_functions(server, &stats.functions)?;
     if let Some(version) = stats.aux_field("redis-ver") {
         let version = String::from_utf8_lossy(version);
         tracing::info!("Loading RDB produced by version {version}");

@@ -263,6 +263,24 @@ fn load_api(lua: &Lua, registered: Arc<Mutex<Vec<FunctionInfo>>>) -> mlua::Resul
 }
 
 impl Engine {
+    /// The code of every loaded library (FUNCTION DUMP, RDB `FUNCTION2`
+    /// records, the AOF base).
+    pub fn library_codes(&self) -> Vec<Vec<u8>> {
+        self.libraries
+            .lock()
+            .libs
+            .values()
+            .map(|l| l.code.clone())
+            .collect()
+    }
+
+    /// Installs the libraries found in an RDB file or AOF base, replacing
+    /// libraries of the same name.
+    pub fn restore_libraries(&self, codes: &[String]) -> CmdResult {
+        let codes: Vec<Vec<u8>> = codes.iter().map(|c| c.as_bytes().to_vec()).collect();
+        self.function_restore(&codes, RestorePolicy::Replace)
+    }
+
     /// FUNCTION LOAD: compiles and runs the library code, then installs
     /// its functions. Returns the library name.
     pub fn function_load(&self, code: &[u8], replace: bool) -> Result<String, CmdError> {

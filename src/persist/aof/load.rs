@@ -225,6 +225,7 @@ fn load_rdb_preamble(server: &Server, path: &Path, data: &[u8]) -> Result<usize,
             path.display()
         )
     })?;
+    crate::persist::restore_functions(server, &stats.functions)?;
     tracing::info!("Reading RDB base file on AOF loading...");
     Ok(stats.consumed)
 }

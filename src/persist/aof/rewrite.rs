@@ -121,7 +121,15 @@ fn write_key(w: &mut impl Write, key: &[u8], value: &Value, expire_at: u64) -> s
 
 /// Writes the whole dataset as AOF commands. The caller guarantees nobody
 /// changes the keyspace meanwhile (a forked child).
-pub fn write_base(w: &mut impl Write, keyspace: &Keyspace) -> std::io::Result<()> {
+pub fn write_base(
+    w: &mut impl Write,
+    keyspace: &Keyspace,
+    functions: &[String],
+) -> std::io::Result<()> {
+    // Libraries first, as Redis writes them: keys may need them on replay.
+    for code in functions {
+        cmd(w, &[b"FUNCTION", b"LOAD", code.as_bytes()])?;
+    }
     let now = now_ms();
     for db_index in 0..keyspace.db_count() {
         let db = keyspace.db(db_index);
@@ -142,13 +150,18 @@ pub fn write_base(w: &mut impl Write, keyspace: &Keyspace) -> std::io::Result<()
 
 /// The child's work: the base into `temp` (RDB preamble or commands),
 /// synced. Returns the exit code.
-fn child_main(keyspace: &Keyspace, temp: &Path, rdb: Option<&rdb::SaveOptions>) -> i32 {
+fn child_main(
+    keyspace: &Keyspace,
+    temp: &Path,
+    rdb: Option<&rdb::SaveOptions>,
+    functions: &[String],
+) -> i32 {
     let result = (|| -> std::io::Result<()> {
         let file = std::fs::File::create(temp)?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
         match rdb {
             Some(opts) => rdb::save(&mut w, keyspace, opts)?,
-            None => write_base(&mut w, keyspace)?,
+            None => write_base(&mut w, keyspace, functions)?,
         }
         let file = w.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()
@@ -157,12 +170,13 @@ fn child_main(keyspace: &Keyspace, temp: &Path, rdb: Option<&rdb::SaveOptions>) 
 }
 
 /// How an RDB-preamble base is written (marked `aof-base` as Redis does).
-pub(crate) fn base_rdb_options(config: &Config) -> rdb::SaveOptions {
+pub(crate) fn base_rdb_options(config: &Config, functions: Vec<String>) -> rdb::SaveOptions {
     rdb::SaveOptions {
         compression: config.rdbcompression,
         checksum: config.rdbchecksum,
         aof_base: true,
         list_max_listpack_size: config.encodings.list_max_listpack_size,
+        functions,
         ..rdb::SaveOptions::default()
     }
 }
@@ -237,13 +251,16 @@ pub(crate) fn start_locked(
     };
     drop(files);
     let temp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+    let functions = crate::persist::function_sources(server);
     let rdb_opts = config
         .aof_use_rdb_preamble
-        .then(|| base_rdb_options(config));
+        .then(|| base_rdb_options(config, functions.clone()));
     let keyspace = &server.keyspace;
     let child_temp = temp.clone();
     let work =
-        move |_: &mut snapshot::ChildLog| child_main(keyspace, &child_temp, rdb_opts.as_ref());
+        move |_: &mut snapshot::ChildLog| {
+            child_main(keyspace, &child_temp, rdb_opts.as_ref(), &functions)
+        };
     let pid = snapshot::fork_child_gated(server, ChildKind::Aof, work, Box::new(done))
         .map_err(|e| format!("ERR Can't rewrite append only file in background: fork: {e}"))?;
     tracing::info!("Background append only file rewriting started by pid {pid}");
