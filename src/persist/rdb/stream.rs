@@ -250,6 +250,23 @@ struct NodeBuilder {
 }
 
 impl NodeBuilder {
+    /// Bytes of the finished listpack if it ended now, which is what
+    /// Redis compares with `stream-node-max-bytes` before an append.
+    fn lp_bytes(&self) -> usize {
+        let mut ib = itoa::Buffer::new();
+        let master = packed::entry_size(ib.format(self.entries).as_bytes())
+            + packed::entry_size(b"0")
+            + packed::entry_size(ib.format(self.master_fields.len()).as_bytes())
+            + self
+                .master_fields
+                .iter()
+                .map(|f| packed::entry_size(f))
+                .sum::<usize>()
+            + packed::entry_size(b"0");
+        // The body's writer holds the 6-byte header; add the end byte.
+        self.body.len() + master + 1
+    }
+
     fn finish(self) -> (StreamId, Vec<u8>) {
         // The master entry goes first, but its live count is known only
         // now: write it, then the entries' items.
@@ -281,9 +298,7 @@ pub(super) fn save(buf: &mut Vec<u8>, stream: &Stream, opts: &SaveOptions) {
         let pairs: Vec<(&[u8], &[u8])> = e.fields().collect();
         let payload: usize = pairs.iter().map(|(f, v)| f.len() + v.len()).sum();
         if let Some(node) = &cur {
-            // Master entry bytes are estimated from the body plus a
-            // small header, close to the listpack Redis holds.
-            let lp_bytes = node.body.len() + 16;
+            let lp_bytes = node.lp_bytes();
             let full =
                 lp_bytes + payload >= max_bytes || (max_entries > 0 && node.entries >= max_entries);
             if full {
