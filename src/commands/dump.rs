@@ -125,9 +125,12 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     // The access clock is set back by IDLETIME seconds (OBJECT IDLETIME).
     let accessed = idle.map_or(now, |s| now.saturating_sub(s.saturating_mul(1000)));
     shard.put_entry(Shard::make_entry(key, value, when as u64, accessed));
+    ctx.modified(key, "restore");
+    // Like any key Redis adds, a restored list, zset or stream serves
+    // the clients blocked on it.
+    ctx.serve_blocked_one(key, &mut shard);
     drop(shard);
     drop(old);
-    ctx.modified(key, "restore");
     ctx.out.ok();
     Ok(())
 }
