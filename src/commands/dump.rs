@@ -17,14 +17,11 @@ const BAD_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
 
 /// DUMP key: the payload, or a null reply when the key does not exist.
 fn dump(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let enc = ctx.server.config.read().encodings;
     let opts = SaveOptions {
         // Redis compresses DUMP payloads under its default
         // `rdbcompression yes`.
         compression: true,
-        list_max_listpack_size: enc.list_max_listpack_size,
-        stream_node_max_bytes: enc.stream_node_max_bytes,
-        stream_node_max_entries: enc.stream_node_max_entries,
+        list_max_listpack_size: ctx.server.config.read().encodings.list_max_listpack_size,
         ..SaveOptions::default()
     };
     let mut shard = ctx.lock(args[1]);
