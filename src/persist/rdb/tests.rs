@@ -519,3 +519,28 @@ fn corrupt_streams_are_rejected() {
     };
     assert!(e.to_string().contains("out of order"), "{e}");
 }
+
+#[test]
+fn stream_nodes_are_written_byte_for_byte_as_redis() {
+    let enc = opts().encodings;
+    let redis = unhex(REDIS_STREAM_DUMP);
+    let s = restore_value(&redis, &enc).unwrap();
+    let ours = dump_value(
+        &s,
+        &SaveOptions {
+            compression: false,
+            ..SaveOptions::default()
+        },
+    );
+    // Type, node count, node key, node listpack (decompressed), and the
+    // whole tail after it.
+    let parts = |p: &[u8]| {
+        let mut inp = super::input::Input::new(&p[..p.len() - 10]);
+        let head = inp.take(2).unwrap().to_vec();
+        let key = inp.string().unwrap().into_owned();
+        let lp = inp.string().unwrap().into_owned();
+        let rest = inp.take(inp.remaining() as u64).unwrap().to_vec();
+        (head, key, lp, rest)
+    };
+    assert_eq!(parts(&ours), parts(&redis));
+}
