@@ -234,3 +234,37 @@ fn ttl_idle_and_notification() {
         .unwrap();
     assert_eq!(enc, "hashtable");
 }
+
+#[test]
+fn restoring_a_list_serves_blocked_clients() {
+    let f = common::Server::start();
+    let mut con = f.client();
+    redis::cmd("RPUSH")
+        .arg("src")
+        .arg("a")
+        .arg("b")
+        .query::<()>(&mut con)
+        .unwrap();
+    let list = dump(&mut con, b"src");
+    let mut waiter = f.raw();
+    waiter.send(&common::encode(&[b"BLPOP", b"l", b"5"]));
+    // Wait (bounded) until the BLPOP is blocked.
+    let deadline = std::time::Instant::now() + common::TIMEOUT;
+    loop {
+        let info: String = redis::cmd("INFO").arg("clients").query(&mut con).unwrap();
+        if info.contains("blocked_clients:1") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "BLPOP never blocked");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    restore(&mut con, b"l", &list);
+    assert_eq!(waiter.read_frame(), b"*2\r\n$1\r\nl\r\n$1\r\na\r\n");
+    let rest: Vec<String> = redis::cmd("LRANGE")
+        .arg("l")
+        .arg(0)
+        .arg(-1)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(rest, ["b"]);
+}

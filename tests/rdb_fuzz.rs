@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ferrokv::config::Config;
 use ferrokv::keyspace::{Keyspace, Value};
 use ferrokv::persist::rdb::{self, crc64, LoadOptions, SaveOptions};
-use ferrokv::types::{hash, zset, Hash, List, Set, ZSet};
+use ferrokv::types::stream::{NodeLimits, StreamId};
+use ferrokv::types::{hash, zset, Hash, List, Set, Stream, ZSet};
 
 /// Any single allocation above this (inputs here are < 1 MB) means a
 /// length from the input was trusted.
@@ -98,7 +99,38 @@ fn values() -> Vec<Value> {
         out.push(Value::Hash(Box::new(h)));
         out.push(Value::ZSet(Box::new(z)));
     }
+    out.push(Value::Stream(Box::new(stream())));
     out
+}
+
+/// A stream over several nodes, with a group, pending entries and
+/// consumers.
+fn stream() -> Stream {
+    let limits = NodeLimits {
+        max_bytes: 4096,
+        max_entries: 100,
+    };
+    let mut s = Stream::new();
+    for i in 0..250u64 {
+        let v = i.to_string();
+        let fields: [&[u8]; 4] = [
+            b"field",
+            v.as_bytes(),
+            if i % 7 == 0 { b"other" } else { b"f2" },
+            b"x",
+        ];
+        s.append(StreamId::new(1000 + i, i % 3), &fields, limits);
+    }
+    s.delete(StreamId::new(1010, 1));
+    s.create_group(b"g", StreamId::new(1100, 0), Some(100));
+    let g = s.group_mut(b"g").expect("created");
+    g.create_consumer(b"alice", 5);
+    g.create_consumer(b"bob", 6);
+    for i in 0..20u64 {
+        let who: &[u8] = if i % 2 == 0 { b"alice" } else { b"bob" };
+        g.assign(StreamId::new(1000 + i, i % 3), who, 77, i + 1);
+    }
+    s
 }
 
 fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {

@@ -39,6 +39,23 @@ fn redis_dump(compression: bool) -> (Vec<u8>, Snapshot) {
     (file, snap)
 }
 
+/// XINFO STREAM's `radix-tree-keys`: the stream's node count.
+fn radix_keys(con: &mut redis::Connection, key: &str) -> i64 {
+    let info: Vec<redis::Value> = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg(key)
+        .query(con)
+        .unwrap();
+    let i = info
+        .iter()
+        .position(|v| matches!(v, redis::Value::BulkString(b) if b == b"radix-tree-keys"))
+        .expect("radix-tree-keys");
+    match info[i + 1] {
+        redis::Value::Int(n) => n,
+        ref other => panic!("{other:?}"),
+    }
+}
+
 const LIBRARY: &str = "#!lua name=mylib\nredis.register_function('f', function() return 1 end)";
 
 fn load(file: &[u8]) -> (Keyspace, rdb::LoadStats) {
@@ -72,6 +89,19 @@ fn redis_dump_loads_with_every_key_intact() {
 fn our_dump_loads_into_redis_intact() {
     let (file, expected) = redis_dump(true);
     let (ks, _) = load(&file);
+    let orig_dir = common::scratch_dir("rdb-orig");
+    std::fs::write(orig_dir.join("dump.rdb"), &file).unwrap();
+    let original = RedisIn::start(&orig_dir);
+    let nodes_in_original = [
+        radix_keys(&mut original.client(), "stbig"),
+        radix_keys(&mut original.client(), "stbytes"),
+    ];
+    assert!(
+        nodes_in_original.iter().all(|&n| n > 3),
+        "{nodes_in_original:?}"
+    );
+    drop(original);
+    let _ = std::fs::remove_dir_all(&orig_dir);
     for compression in [true, false] {
         let dir = common::scratch_dir("rdb-out");
         let mut out = Vec::new();
@@ -85,6 +115,12 @@ fn our_dump_loads_into_redis_intact() {
         let r = RedisIn::start(&dir);
         let got = server_snapshot(&mut r.client(), 16);
         assert_same(&got, &expected);
+        // Stream nodes are cut where Redis cut them.
+        let nodes = [
+            radix_keys(&mut r.client(), "stbig"),
+            radix_keys(&mut r.client(), "stbytes"),
+        ];
+        assert_eq!(nodes, nodes_in_original);
         let f: redis::Value = redis::cmd("FCALL")
             .arg("f")
             .arg(0)

@@ -17,15 +17,14 @@ const BAD_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
 
 /// DUMP key: the payload, or a null reply when the key does not exist.
 fn dump(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    let enc = ctx.server.config.read().encodings;
-    let opts = SaveOptions {
-        // Redis compresses DUMP payloads under its default
-        // `rdbcompression yes`.
-        compression: true,
-        list_max_listpack_size: enc.list_max_listpack_size,
-        stream_node_max_bytes: enc.stream_node_max_bytes,
-        stream_node_max_entries: enc.stream_node_max_entries,
-        ..SaveOptions::default()
+    let opts = {
+        let config = ctx.server.config.read();
+        // Redis compresses DUMP payloads as it compresses dumps.
+        SaveOptions {
+            compression: config.rdbcompression,
+            list_max_listpack_size: config.encodings.list_max_listpack_size,
+            ..SaveOptions::default()
+        }
     };
     let mut shard = ctx.lock(args[1]);
     let payload = shard
@@ -126,9 +125,12 @@ fn restore(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     // The access clock is set back by IDLETIME seconds (OBJECT IDLETIME).
     let accessed = idle.map_or(now, |s| now.saturating_sub(s.saturating_mul(1000)));
     shard.put_entry(Shard::make_entry(key, value, when as u64, accessed));
+    ctx.modified(key, "restore");
+    // Like any key Redis adds, a restored list, zset or stream serves
+    // the clients blocked on it.
+    ctx.serve_blocked_one(key, &mut shard);
     drop(shard);
     drop(old);
-    ctx.modified(key, "restore");
     // A relative TTL replays as the absolute time it meant.
     if when != 0 && !absttl && ctx.propagating() {
         let at = when.to_string();

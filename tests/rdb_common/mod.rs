@@ -258,6 +258,19 @@ pub fn fixture_commands() -> Vec<(usize, Vec<Vec<u8>>)> {
     ] {
         add(0, c.iter().map(|a| s(a)).collect());
     }
+    // A stream whose nodes are cut by size (stream-node-max-bytes).
+    for i in 0..60 {
+        add(
+            0,
+            vec![
+                s("XADD"),
+                s("stbytes"),
+                format!("{}-0", i + 1).into_bytes(),
+                s("payload"),
+                vec![b'a' + (i % 26) as u8; 300],
+            ],
+        );
+    }
     // Another database.
     add(3, vec![s("SET"), s("other"), s("db3")]);
     add(3, vec![s("HSET"), s("h3"), s("k"), s("v")]);

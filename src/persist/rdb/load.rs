@@ -319,7 +319,7 @@ fn read_value(inp: &mut Input, ty: u8, enc: &Encodings) -> Result<Value, RdbErro
         types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 | types::STREAM_LISTPACKS_3 => {
             // An empty stream is a valid value (entries deleted, or
             // created by XGROUP CREATE … MKSTREAM).
-            return Ok(Value::Stream(Box::new(stream::load(inp, ty, enc)?)));
+            return Ok(Value::Stream(Box::new(stream::load(inp, ty)?)));
         }
         types::HASH_METADATA_PRE_GA..=types::HASH_LISTPACK_EX => {
             return Err(RdbError::Unsupported(

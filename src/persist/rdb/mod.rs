@@ -102,11 +102,6 @@ pub struct SaveOptions {
     /// `list-max-listpack-size`: how list elements are grouped into
     /// listpack nodes.
     pub list_max_listpack_size: i64,
-    /// `stream-node-max-bytes`: where stream nodes are cut (0 = no limit).
-    pub stream_node_max_bytes: usize,
-    /// `stream-node-max-entries`: where stream nodes are cut (0 = no
-    /// limit).
-    pub stream_node_max_entries: usize,
 }
 
 impl Default for SaveOptions {
@@ -119,8 +114,6 @@ impl Default for SaveOptions {
             used_mem: 0,
             now_ms: crate::util::time::now_ms(),
             list_max_listpack_size: -2,
-            stream_node_max_bytes: 4096,
-            stream_node_max_entries: 100,
         }
     }
 }

@@ -354,12 +354,6 @@ impl ListpackWriter {
         self.count += 1;
     }
 
-    /// Appends the entries of `other` after this one's.
-    pub fn append(&mut self, other: ListpackWriter) {
-        self.buf.extend_from_slice(&other.buf[6..]);
-        self.count += other.count;
-    }
-
     /// The finished listpack.
     pub fn finish(mut self) -> Vec<u8> {
         self.buf.push(0xff);

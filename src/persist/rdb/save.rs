@@ -155,7 +155,7 @@ fn write_value(buf: &mut Vec<u8>, value: &Value, opts: &SaveOptions) {
         Value::Set(s) => write_set(buf, s, c),
         Value::Hash(h) => write_hash(buf, h, c),
         Value::ZSet(z) => write_zset(buf, z, c),
-        Value::Stream(s) => stream::save(buf, s, opts),
+        Value::Stream(s) => stream::save(buf, s, c),
     }
 }
 

@@ -14,15 +14,12 @@ use std::collections::BTreeMap;
 use super::input::Input;
 use super::packed::{self, Item, ListpackWriter};
 use super::save::{write_len, write_string};
-use super::{types, RdbError, SaveOptions};
-use crate::config::Encodings;
-use crate::types::stream::{NodeLimits, StreamId};
+use super::{types, RdbError};
+use crate::types::stream::StreamId;
 use crate::types::Stream;
 
 const FLAG_DELETED: i64 = 1;
 const FLAG_SAMEFIELDS: i64 = 2;
-/// Redis's cap on one stream listpack (`STREAM_LISTPACK_MAX_SIZE`).
-const LISTPACK_MAX: usize = 1 << 30;
 
 fn corrupt(what: &str) -> RdbError {
     RdbError::corrupt(format!("invalid stream: {what}"))
@@ -83,12 +80,15 @@ impl<'a> Items<'a> {
     }
 }
 
-/// Appends the live entries of one node to `stream`.
+/// Adds the entries of one node, tombstones included, to `stream` as
+/// one node keyed by `master`, so the node layout Redis had is kept
+/// (approximate trimming works on whole nodes). `prev` is the last ID
+/// seen so far: IDs must ascend across the whole stream.
 fn load_node(
     stream: &mut Stream,
     master: StreamId,
     blob: &[u8],
-    limits: NodeLimits,
+    prev: &mut Option<StreamId>,
 ) -> Result<(), RdbError> {
     let mut it = Items {
         items: packed::listpack(blob)?,
@@ -107,8 +107,12 @@ fn load_node(
     if it.int()? != 0 {
         return Err(corrupt("master entry terminator missing"));
     }
+    if it.done() {
+        return Err(corrupt("node without entries"));
+    }
     let mut fields: Vec<Vec<u8>> = Vec::new();
     let mut buf = itoa::Buffer::new();
+    let mut first = true;
     while !it.done() {
         let flags = it.int()?;
         let id = StreamId::new(
@@ -128,42 +132,42 @@ fn load_node(
             }
         }
         it.int()?;
-        if flags & FLAG_DELETED != 0 {
-            continue;
-        }
         if fields.is_empty() {
             return Err(corrupt("entry without fields"));
         }
-        let first = stream.is_empty() && stream.entries_added == 0;
-        if !first && id <= stream.last_id {
+        // The node's key is its first entry's ID, and the master fields
+        // are that entry's field names.
+        if first && id != master {
+            return Err(corrupt("node key differs from its first entry"));
+        }
+        first = false;
+        if prev.is_some_and(|p| id <= p) {
             return Err(corrupt("entry IDs out of order"));
         }
+        *prev = Some(id);
         let refs: Vec<&[u8]> = fields.iter().map(|f| f.as_slice()).collect();
-        stream.append(id, &refs, limits);
+        stream.load_entry(master, id, flags & FLAG_DELETED != 0, &refs);
     }
     Ok(())
 }
 
 /// Reads a stream value of RDB type `ty`.
-pub(super) fn load(inp: &mut Input, ty: u8, enc: &Encodings) -> Result<Stream, RdbError> {
-    let limits = NodeLimits {
-        max_bytes: enc.stream_node_max_bytes,
-        max_entries: enc.stream_node_max_entries,
-    };
+pub(super) fn load(inp: &mut Input, ty: u8) -> Result<Stream, RdbError> {
     let mut stream = Stream::new();
     let nodes = inp.count(2)?;
+    let mut prev = None;
     for _ in 0..nodes {
         let key = inp.string()?;
         let master = id_from_key(&key)?;
         let blob = inp.string()?;
-        load_node(&mut stream, master, &blob, limits)?;
+        load_node(&mut stream, master, &blob, &mut prev)?;
     }
     let length = inp.len()?;
     if length != stream.len() as u64 {
         return Err(corrupt("length does not match its entries"));
     }
     let last_id = read_len_id(inp)?;
-    if !stream.is_empty() && last_id < stream.last_id {
+    if prev.is_some_and(|p| last_id < p) {
         return Err(corrupt("last ID below an entry's ID"));
     }
     stream.last_id = last_id;
@@ -241,94 +245,52 @@ fn raw_id(id: StreamId) -> [u8; 16] {
     k
 }
 
-/// One node being built: its master ID and fields, and its entries.
-struct NodeBuilder {
-    master: StreamId,
-    master_fields: Vec<Vec<u8>>,
-    body: ListpackWriter,
-    entries: usize,
-}
-
-impl NodeBuilder {
-    fn finish(self) -> (StreamId, Vec<u8>) {
-        // The master entry goes first, but its live count is known only
-        // now: write it, then the entries' items.
+/// Writes `stream` as type 19 (`STREAM_LISTPACKS_2`): one listpack per
+/// node, tombstones included, exactly as Redis 7.0 lays them out.
+pub(super) fn save(buf: &mut Vec<u8>, stream: &Stream, compress: bool) {
+    let nodes: Vec<_> = stream.raw_nodes().collect();
+    write_len(buf, nodes.len() as u64);
+    for (master, node) in nodes {
+        let mut entries = node.raw_entries().peekable();
+        let master_fields: Vec<&[u8]> = entries
+            .peek()
+            .map(|e| e.fields.clone().map(|(f, _)| f).collect())
+            .unwrap_or_default();
         let mut lp = ListpackWriter::new();
-        lp.push_int(self.entries as i64);
-        lp.push_int(0);
-        lp.push_int(self.master_fields.len() as i64);
-        for f in &self.master_fields {
+        lp.push_int(node.live_count() as i64);
+        lp.push_int(node.deleted_count() as i64);
+        lp.push_int(master_fields.len() as i64);
+        for f in &master_fields {
             lp.push(f);
         }
         lp.push_int(0);
-        lp.append(self.body);
-        (self.master, lp.finish())
-    }
-}
-
-/// Writes `stream` as type 19 (`STREAM_LISTPACKS_2`), with nodes cut
-/// where Redis's `stream-node-max-*` rule cuts them.
-pub(super) fn save(buf: &mut Vec<u8>, stream: &Stream, opts: &SaveOptions) {
-    let compress = opts.compression;
-    let max_entries = opts.stream_node_max_entries;
-    let max_bytes = match opts.stream_node_max_bytes {
-        0 => LISTPACK_MAX,
-        b => b.min(LISTPACK_MAX),
-    };
-    let mut nodes: Vec<(StreamId, Vec<u8>)> = Vec::new();
-    let mut cur: Option<NodeBuilder> = None;
-    stream.walk(StreamId::MIN, StreamId::MAX, false, |e| {
-        let pairs: Vec<(&[u8], &[u8])> = e.fields().collect();
-        let payload: usize = pairs.iter().map(|(f, v)| f.len() + v.len()).sum();
-        if let Some(node) = &cur {
-            // Master entry bytes are estimated from the body plus a
-            // small header, close to the listpack Redis holds.
-            let lp_bytes = node.body.len() + 16;
-            let full =
-                lp_bytes + payload >= max_bytes || (max_entries > 0 && node.entries >= max_entries);
-            if full {
-                nodes.push(cur.take().expect("checked").finish());
+        for e in entries {
+            let pairs: Vec<(&[u8], &[u8])> = e.fields.collect();
+            let same = master_fields.len() == pairs.len()
+                && master_fields.iter().zip(&pairs).all(|(m, (f, _))| m == f);
+            let mut flags = if same { FLAG_SAMEFIELDS } else { 0 };
+            if e.deleted {
+                flags |= FLAG_DELETED;
+            }
+            lp.push_int(flags);
+            lp.push_int(e.id.ms.wrapping_sub(master.ms) as i64);
+            lp.push_int(e.id.seq.wrapping_sub(master.seq) as i64);
+            if same {
+                for (_, v) in &pairs {
+                    lp.push(v);
+                }
+                lp.push_int(pairs.len() as i64 + 3);
+            } else {
+                lp.push_int(pairs.len() as i64);
+                for (f, v) in &pairs {
+                    lp.push(f);
+                    lp.push(v);
+                }
+                lp.push_int(pairs.len() as i64 * 2 + 4);
             }
         }
-        let node = cur.get_or_insert_with(|| NodeBuilder {
-            master: e.id,
-            master_fields: pairs.iter().map(|(f, _)| f.to_vec()).collect(),
-            body: ListpackWriter::new(),
-            entries: 0,
-        });
-        let same = node.master_fields.len() == pairs.len()
-            && node
-                .master_fields
-                .iter()
-                .zip(&pairs)
-                .all(|(m, (f, _))| m == f);
-        let lp = &mut node.body;
-        lp.push_int(if same { FLAG_SAMEFIELDS } else { 0 });
-        lp.push_int(e.id.ms.wrapping_sub(node.master.ms) as i64);
-        lp.push_int(e.id.seq.wrapping_sub(node.master.seq) as i64);
-        if same {
-            for (_, v) in &pairs {
-                lp.push(v);
-            }
-            lp.push_int(pairs.len() as i64 + 3);
-        } else {
-            lp.push_int(pairs.len() as i64);
-            for (f, v) in &pairs {
-                lp.push(f);
-                lp.push(v);
-            }
-            lp.push_int(pairs.len() as i64 * 2 + 4);
-        }
-        node.entries += 1;
-        true
-    });
-    if let Some(node) = cur {
-        nodes.push(node.finish());
-    }
-    write_len(buf, nodes.len() as u64);
-    for (master, lp) in &nodes {
-        write_string(buf, &raw_id(*master), compress);
-        write_string(buf, lp, compress);
+        write_string(buf, &raw_id(master), compress);
+        write_string(buf, &lp.finish(), compress);
     }
     write_len(buf, stream.len() as u64);
     write_len_id(buf, stream.last_id);
