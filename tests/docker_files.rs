@@ -272,31 +272,61 @@ fn entrypoint(args: &[&str]) -> Vec<String> {
 #[test]
 fn entrypoint_maps_arguments_like_the_official_image() {
     let all = "* -::*";
-    assert_eq!(entrypoint(&["ferrokv"]), ["ferrokv", "--bind", all]);
+    assert_eq!(
+        entrypoint(&["ferrokv"]),
+        ["ferrokv", "--bind", all, "--protected-mode", "no"]
+    );
     // Flags alone are appended to the server command.
     assert_eq!(
         entrypoint(&["--appendonly", "yes"]),
-        ["ferrokv", "--appendonly", "yes", "--bind", all]
+        [
+            "ferrokv",
+            "--appendonly",
+            "yes",
+            "--bind",
+            all,
+            "--protected-mode",
+            "no"
+        ]
     );
     assert_eq!(
         entrypoint(&["ferrokv", "--appendonly", "yes"]),
-        ["ferrokv", "--appendonly", "yes", "--bind", all]
+        [
+            "ferrokv",
+            "--appendonly",
+            "yes",
+            "--bind",
+            all,
+            "--protected-mode",
+            "no"
+        ]
     );
     // An explicit bind wins.
     assert_eq!(
         entrypoint(&["ferrokv", "--bind", "127.0.0.1"]),
-        ["ferrokv", "--bind", "127.0.0.1"]
+        ["ferrokv", "--bind", "127.0.0.1", "--protected-mode", "no"]
+    );
+    // So does an explicit protected-mode.
+    assert_eq!(
+        entrypoint(&["--protected-mode", "yes"]),
+        ["ferrokv", "--protected-mode", "yes", "--bind", all]
     );
     // A config file first: run by ferrokv; its own bind is respected.
     let dir = common::scratch_dir("docker-conf");
     let with_bind = dir.join("redis.conf");
     std::fs::write(&with_bind, "port 6379\nbind 10.0.0.1\n").unwrap();
     let conf = with_bind.to_str().unwrap();
-    assert_eq!(entrypoint(&[conf]), ["ferrokv", conf]);
+    assert_eq!(
+        entrypoint(&[conf]),
+        ["ferrokv", conf, "--protected-mode", "no"]
+    );
     let toml = dir.join("redis.toml");
     std::fs::write(&toml, "port = 6379\n").unwrap();
     let toml = toml.to_str().unwrap();
-    assert_eq!(entrypoint(&[toml]), ["ferrokv", toml, "--bind", all]);
+    assert_eq!(
+        entrypoint(&[toml]),
+        ["ferrokv", toml, "--bind", all, "--protected-mode", "no"]
+    );
     std::fs::remove_dir_all(&dir).ok();
     // Other commands run as given.
     assert_eq!(entrypoint(&["echo", "hello"]), ["hello"]);
@@ -335,7 +365,9 @@ fn entrypoint_drops_root_for_the_redis_user() {
             "--port",
             "7000",
             "--bind",
-            "* -::*"
+            "* -::*",
+            "--protected-mode",
+            "no"
         ]
     );
 }

@@ -22,8 +22,10 @@ pub fn restore_functions(server: &Server, sources: &[String]) -> Result<(), Stri
     if sources.is_empty() {
         return Ok(());
     }
-    server
-        .scripting
-        .restore_libraries(sources)
-        .map_err(|e| format!("Failed loading functions: {}", String::from_utf8_lossy(e.bytes())))
+    server.scripting.restore_libraries(sources).map_err(|e| {
+        format!(
+            "Failed loading functions: {}",
+            String::from_utf8_lossy(e.bytes())
+        )
+    })
 }

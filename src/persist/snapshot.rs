@@ -501,7 +501,10 @@ pub fn write_rdb_file(ks: &Keyspace, opts: &rdb::SaveOptions, path: &str) -> Res
 pub fn save_sync(server: &Server) -> Result<(), String> {
     let (opts, path) = {
         let c = server.config.read();
-        (save_options(&c, super::function_sources(server)), c.dbfilename.clone())
+        (
+            save_options(&c, super::function_sources(server)),
+            c.dbfilename.clone(),
+        )
     };
     match write_rdb_file(&server.keyspace, &opts, &path) {
         Ok(()) => {
@@ -542,7 +545,10 @@ pub fn bgsave_gated(server: &Server) -> Result<i32, BgsaveError> {
     p.last_bgsave_try.store(unix_secs(), Ordering::Relaxed);
     let (opts, path) = {
         let c = server.config.read();
-        (save_options(&c, super::function_sources(server)), c.dbfilename.clone())
+        (
+            save_options(&c, super::function_sources(server)),
+            c.dbfilename.clone(),
+        )
     };
     let keyspace = &server.keyspace;
     let work = |log: &mut ChildLog| match write_rdb_file(keyspace, &opts, &path) {

@@ -251,7 +251,8 @@ impl Aof {
         let written = (|| -> std::io::Result<(File, u64)> {
             let mut w = std::io::BufWriter::new(File::create(dir.join(&base))?);
             if config.aof_use_rdb_preamble {
-                let opts = rewrite::base_rdb_options(config, crate::persist::function_sources(server));
+                let opts =
+                    rewrite::base_rdb_options(config, crate::persist::function_sources(server));
                 crate::persist::rdb::save(&mut w, &server.keyspace, &opts)?;
             } else {
                 rewrite::write_base(

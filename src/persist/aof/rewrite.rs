@@ -257,10 +257,9 @@ pub(crate) fn start_locked(
         .then(|| base_rdb_options(config, functions.clone()));
     let keyspace = &server.keyspace;
     let child_temp = temp.clone();
-    let work =
-        move |_: &mut snapshot::ChildLog| {
-            child_main(keyspace, &child_temp, rdb_opts.as_ref(), &functions)
-        };
+    let work = move |_: &mut snapshot::ChildLog| {
+        child_main(keyspace, &child_temp, rdb_opts.as_ref(), &functions)
+    };
     let pid = snapshot::fork_child_gated(server, ChildKind::Aof, work, Box::new(done))
         .map_err(|e| format!("ERR Can't rewrite append only file in background: fork: {e}"))?;
     tracing::info!("Background append only file rewriting started by pid {pid}");
