@@ -6,6 +6,7 @@ mod directives;
 mod parse;
 mod redis_conf;
 mod rewrite;
+mod tls;
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,7 @@ pub use directives::{Access, Directive, DIRECTIVES};
 pub use parse::{format_memory, parse_bool, parse_memory};
 pub use redis_conf::is_redis_directive;
 pub use rewrite::rewrite;
+pub use tls::{TlsAuthClients, TlsConfig};
 
 /// The running configuration.
 #[derive(Clone, Debug)]
@@ -81,6 +83,8 @@ pub struct Config {
     pub latency_tracking: bool,
     /// `latency-tracking-info-percentiles` shown by `INFO latencystats`.
     pub latency_tracking_info_percentiles: Vec<f64>,
+    /// The `tls-*` directives.
+    pub tls: TlsConfig,
     /// The file the configuration was loaded from, if any.
     pub config_file: Option<PathBuf>,
     /// Whether `config_file` is in redis.conf syntax rather than TOML.
@@ -182,6 +186,7 @@ impl Default for Config {
             latency_monitor_threshold: 0,
             latency_tracking: false,
             latency_tracking_info_percentiles: Vec::new(),
+            tls: TlsConfig::default(),
             config_file: None,
             config_file_is_redis_conf: false,
         };

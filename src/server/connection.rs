@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::blocking::{Block, Wakeup};
 use super::clients::ClientHandle;
@@ -78,9 +77,10 @@ enum Close {
     Now,
 }
 
-struct Connection {
+/// `S` is the client's byte stream: a TCP socket, or TLS over one.
+struct Connection<S> {
     server: Arc<Server>,
-    stream: TcpStream,
+    stream: S,
     buf: BytesMut,
     parser: Parser,
     out: Reply,
@@ -91,7 +91,10 @@ struct Connection {
 }
 
 /// Serves one accepted connection until it closes.
-pub async fn serve(server: Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle>) {
+pub async fn serve<S>(server: Arc<Server>, stream: S, handle: Arc<ClientHandle>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let authenticated = server.config.read().requirepass.is_empty();
     let id = handle.id;
     let mut conn = Connection {
@@ -111,7 +114,7 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, handle: Arc<ClientHan
     server.clients.unregister(id);
 }
 
-impl Connection {
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     async fn run(&mut self) -> std::io::Result<Close> {
         // One kill-notification future for the connection's whole life, so
         // a read does not re-register a waiter each time.

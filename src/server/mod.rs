@@ -11,6 +11,7 @@ pub mod pause;
 pub mod pubsub;
 pub mod slowlog;
 pub mod stats;
+mod tls;
 pub mod tracking;
 pub mod watch;
 
@@ -22,6 +23,7 @@ use std::time::Instant;
 use parking_lot::RwLock;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
+use tokio_rustls::TlsAcceptor;
 
 use crate::command::{CommandTable, TableBuilder};
 use crate::config::Config;
@@ -184,10 +186,9 @@ fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     socket.listen(backlog.max(1))
 }
 
-/// Binds every configured address. Fails if a mandatory one cannot be
-/// bound or none could.
-fn open_listeners(config: &Config) -> Result<Vec<TcpListener>, String> {
-    let mut port = config.port;
+/// Binds every configured address on `port`. Fails if a mandatory one
+/// cannot be bound or none could.
+fn open_listeners(config: &Config, mut port: u16) -> Result<Vec<TcpListener>, String> {
     let mut listeners = Vec::new();
     for (addr, optional) in bind_addrs(&config.bind, port)? {
         let addr = SocketAddr::new(addr.ip(), port);
@@ -222,7 +223,13 @@ fn configure_stream(stream: &TcpStream, keepalive: u64) {
     }
 }
 
-async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
+/// A TLS handshake not finished by then is abandoned, so a client that
+/// connects to the TLS port and stays silent does not hold a task forever.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Accepts clients on one listener; with `tls`, each one is served once
+/// its TLS handshake succeeds.
+async fn accept_loop(server: Arc<Server>, listener: TcpListener, tls: Option<TlsAcceptor>) {
     use std::os::fd::AsRawFd;
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -260,10 +267,27 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
             .local_addr()
             .map(|a| a.to_string())
             .unwrap_or_default();
-        let handle = server
-            .clients
-            .register(peer.to_string(), laddr, stream.as_raw_fd());
-        tokio::spawn(connection::serve(server.clone(), stream, handle));
+        let fd = stream.as_raw_fd();
+        let server = server.clone();
+        match &tls {
+            None => {
+                let handle = server.clients.register(peer.to_string(), laddr, fd);
+                tokio::spawn(connection::serve(server, stream, handle));
+            }
+            Some(acceptor) => {
+                let accept = acceptor.accept(stream);
+                tokio::spawn(async move {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accept).await {
+                        Ok(Ok(stream)) => {
+                            let handle = server.clients.register(peer.to_string(), laddr, fd);
+                            connection::serve(server, stream, handle).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!("Error accepting a client connection: {e} (addr={peer} laddr={laddr})"),
+                        Err(_) => tracing::debug!("TLS handshake timed out (addr={peer} laddr={laddr})"),
+                    }
+                });
+            }
+        }
     }
 }
 
@@ -281,12 +305,25 @@ pub fn worker_threads(config: &Config) -> usize {
 
 /// Runs the server until shutdown. Must be called inside a tokio runtime.
 pub async fn run(config: Config) -> Result<(), String> {
-    let listeners = open_listeners(&config)?;
+    let listeners = open_listeners(&config, config.port)?;
+    let tls_listeners = match config.tls.port {
+        0 => Vec::new(),
+        port => {
+            let acceptor = tls::acceptor(&config.tls)?;
+            open_listeners(&config, port)?
+                .into_iter()
+                .map(|l| (l, acceptor.clone()))
+                .collect()
+        }
+    };
     let server = Arc::new(Server::new(config));
     let port = listeners[0].local_addr().map(|a| a.port()).unwrap_or(0);
     server.tcp_port.store(port, Ordering::Relaxed);
     for listener in listeners {
-        tokio::spawn(accept_loop(server.clone(), listener));
+        tokio::spawn(accept_loop(server.clone(), listener, None));
+    }
+    for (listener, acceptor) in tls_listeners {
+        tokio::spawn(accept_loop(server.clone(), listener, Some(acceptor)));
     }
     tokio::spawn(cron::run(server.clone()));
     tracing::info!("Ready to accept connections tcp");
