@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use common::{free_port, scratch_dir, Server, TIMEOUT};
 use tokio_rustls::rustls::crypto::ring;
 use tokio_rustls::rustls::pki_types::ServerName;
-use tokio_rustls::rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use tokio_rustls::rustls::{
+    version, ClientConfig, ClientConnection, RootCertStore, StreamOwned, SupportedProtocolVersion,
+};
 
 /// Runs `openssl` with `args` in `dir`, panicking with its output on failure.
 fn openssl(dir: &Path, args: &[&str]) {
@@ -52,8 +54,18 @@ impl Certs {
             openssl(
                 &dir,
                 &[
-                    "req", "-x509", "-new", "-nodes", "-sha256", "-days", "2", "-key",
-                    &format!("{ca}.key"), "-subj", &format!("/CN={ca}"), "-out",
+                    "req",
+                    "-x509",
+                    "-new",
+                    "-nodes",
+                    "-sha256",
+                    "-days",
+                    "2",
+                    "-key",
+                    &format!("{ca}.key"),
+                    "-subj",
+                    &format!("/CN={ca}"),
+                    "-out",
                     &format!("{ca}.crt"),
                 ],
             );
@@ -67,16 +79,36 @@ impl Certs {
             openssl(
                 &dir,
                 &[
-                    "req", "-new", "-sha256", "-key", &format!("{name}.key"), "-subj",
-                    &format!("/CN={name}"), "-out", &format!("{name}.csr"),
+                    "req",
+                    "-new",
+                    "-sha256",
+                    "-key",
+                    &format!("{name}.key"),
+                    "-subj",
+                    &format!("/CN={name}"),
+                    "-out",
+                    &format!("{name}.csr"),
                 ],
             );
             openssl(
                 &dir,
                 &[
-                    "x509", "-req", "-sha256", "-days", "2", "-in", &format!("{name}.csr"),
-                    "-CA", &format!("{ca}.crt"), "-CAkey", &format!("{ca}.key"),
-                    "-CAcreateserial", "-extfile", ext, "-out", &format!("{name}.crt"),
+                    "x509",
+                    "-req",
+                    "-sha256",
+                    "-days",
+                    "2",
+                    "-in",
+                    &format!("{name}.csr"),
+                    "-CA",
+                    &format!("{ca}.crt"),
+                    "-CAkey",
+                    &format!("{ca}.key"),
+                    "-CAcreateserial",
+                    "-extfile",
+                    ext,
+                    "-out",
+                    &format!("{name}.crt"),
                 ],
             );
         }
@@ -98,8 +130,14 @@ impl Certs {
             self.path("ca.crt"),
         );
         let mut args = vec![
-            "--tls-port", &port, "--tls-cert-file", &cert, "--tls-key-file", &key,
-            "--tls-ca-cert-file", &ca,
+            "--tls-port",
+            &port,
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &ca,
         ];
         args.extend_from_slice(extra);
         let server = Server::start_with(&args);
@@ -135,14 +173,28 @@ impl Certs {
 
     /// A rustls client trusting the test CA, presenting `client`'s
     /// certificate when given.
-    fn rustls_client(&self, port: u16, client: Option<&str>) -> StreamOwned<ClientConnection, TcpStream> {
+    fn rustls_client(
+        &self,
+        port: u16,
+        client: Option<&str>,
+    ) -> StreamOwned<ClientConnection, TcpStream> {
+        self.rustls_client_with(port, client, &[&version::TLS12, &version::TLS13])
+    }
+
+    /// Like [`Certs::rustls_client`], offering only `versions`.
+    fn rustls_client_with(
+        &self,
+        port: u16,
+        client: Option<&str>,
+        versions: &[&'static SupportedProtocolVersion],
+    ) -> StreamOwned<ClientConnection, TcpStream> {
         let mut roots = RootCertStore::empty();
         let ca = std::fs::read(self.path("ca.crt")).unwrap();
         for cert in rustls_pemfile::certs(&mut ca.as_slice()) {
             roots.add(cert.unwrap()).unwrap();
         }
         let builder = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .unwrap()
             .with_root_certificates(roots);
         let config = match client {
@@ -153,7 +205,9 @@ impl Certs {
                     .collect::<Result<Vec<_>, _>>()
                     .unwrap();
                 let pem = std::fs::read(self.path(&format!("{name}.key"))).unwrap();
-                let key = rustls_pemfile::private_key(&mut pem.as_slice()).unwrap().unwrap();
+                let key = rustls_pemfile::private_key(&mut pem.as_slice())
+                    .unwrap()
+                    .unwrap();
                 builder.with_client_auth_cert(certs, key).unwrap()
             }
         };
@@ -201,9 +255,18 @@ impl<T: Read + Write> ReadWrite for T {}
 fn redis_cli_over_tls_with_client_certificate() {
     let certs = Certs::new();
     let (s, tls) = certs.start(&[]);
-    assert_eq!(certs.cli(tls, Some("client"), &["PING"]), (true, "PONG\n".into()));
-    assert_eq!(certs.cli(tls, Some("client"), &["SET", "k", "over tls"]), (true, "OK\n".into()));
-    assert_eq!(certs.cli(tls, Some("client"), &["GET", "k"]), (true, "over tls\n".into()));
+    assert_eq!(
+        certs.cli(tls, Some("client"), &["PING"]),
+        (true, "PONG\n".into())
+    );
+    assert_eq!(
+        certs.cli(tls, Some("client"), &["SET", "k", "over tls"]),
+        (true, "OK\n".into())
+    );
+    assert_eq!(
+        certs.cli(tls, Some("client"), &["GET", "k"]),
+        (true, "over tls\n".into())
+    );
     // Same data on the plain port, which keeps working beside the TLS one.
     let mut raw = s.raw();
     assert_eq!(raw.cmd(&["GET", "k"]), b"$8\r\nover tls\r\n");
@@ -223,14 +286,20 @@ fn rustls_client_runs_commands() {
     let (_s, tls) = certs.start(&[]);
     let mut c = certs.rustls_client(tls, Some("client"));
     assert_eq!(roundtrip(&mut c, &["HELLO", "3"]).unwrap()[..1], *b"%");
-    assert_eq!(roundtrip(&mut c, &["RPUSH", "l", "a", "b"]).unwrap(), b":2\r\n");
+    assert_eq!(
+        roundtrip(&mut c, &["RPUSH", "l", "a", "b"]).unwrap(),
+        b":2\r\n"
+    );
     assert_eq!(
         roundtrip(&mut c, &["LRANGE", "l", "0", "-1"]).unwrap(),
         b"*2\r\n$1\r\na\r\n$1\r\nb\r\n"
     );
     // A reply larger than one TLS record (16 KB) arrives whole.
     let big = "x".repeat(100_000);
-    assert_eq!(roundtrip(&mut c, &["SET", "big", &big]).unwrap(), b"+OK\r\n");
+    assert_eq!(
+        roundtrip(&mut c, &["SET", "big", &big]).unwrap(),
+        b"+OK\r\n"
+    );
     let reply = roundtrip(&mut c, &["GET", "big"]).unwrap();
     assert_eq!(reply, format!("$100000\r\n{big}\r\n").into_bytes());
 }
@@ -246,7 +315,10 @@ fn auth_clients_yes_refuses_clients_without_a_trusted_certificate() {
     let mut c = certs.rustls_client(tls, None);
     assert!(roundtrip(&mut c, &["PING"]).is_err());
     assert!(s.is_alive());
-    assert_eq!(certs.cli(tls, Some("client"), &["PING"]), (true, "PONG\n".into()));
+    assert_eq!(
+        certs.cli(tls, Some("client"), &["PING"]),
+        (true, "PONG\n".into())
+    );
 }
 
 #[test]
@@ -254,7 +326,10 @@ fn auth_clients_optional_accepts_clients_without_certificate() {
     let certs = Certs::new();
     let (_s, tls) = certs.start(&["--tls-auth-clients", "optional"]);
     assert_eq!(certs.cli(tls, None, &["PING"]), (true, "PONG\n".into()));
-    assert_eq!(certs.cli(tls, Some("client"), &["PING"]), (true, "PONG\n".into()));
+    assert_eq!(
+        certs.cli(tls, Some("client"), &["PING"]),
+        (true, "PONG\n".into())
+    );
     // A certificate that is sent is still verified.
     let (ok, out) = certs.cli(tls, Some("stranger"), &["PING"]);
     assert!(!ok, "{out}");
@@ -273,11 +348,20 @@ fn auth_clients_no_needs_no_ca() {
         certs.path("server.key"),
     );
     let _s = Server::start_with(&[
-        "--tls-port", &port, "--tls-cert-file", &cert, "--tls-key-file", &key,
-        "--tls-auth-clients", "no",
+        "--tls-port",
+        &port,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "--tls-auth-clients",
+        "no",
     ]);
     wait_listening(tls_port);
-    assert_eq!(certs.cli(tls_port, None, &["PING"]), (true, "PONG\n".into()));
+    assert_eq!(
+        certs.cli(tls_port, None, &["PING"]),
+        (true, "PONG\n".into())
+    );
 }
 
 #[test]
@@ -293,22 +377,81 @@ fn plain_text_client_on_tls_port_is_disconnected() {
     // The server stays up on both ports.
     assert!(s.is_alive());
     assert_eq!(s.raw().cmd(&["PING"]), b"+PONG\r\n");
-    assert_eq!(certs.cli(tls, Some("client"), &["PING"]), (true, "PONG\n".into()));
+    assert_eq!(
+        certs.cli(tls, Some("client"), &["PING"]),
+        (true, "PONG\n".into())
+    );
 }
 
 #[test]
 fn tls_protocols_and_ciphers_restrict_the_handshake() {
     let certs = Certs::new();
     let (_s, tls) = certs.start(&[
-        "--tls-protocols", "TLSv1.3", "--tls-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256",
+        "--tls-protocols",
+        "TLSv1.3",
+        "--tls-ciphersuites",
+        "TLS_CHACHA20_POLY1305_SHA256",
     ]);
     let mut c = certs.rustls_client(tls, Some("client"));
     assert_eq!(roundtrip(&mut c, &["PING"]).unwrap(), b"+PONG\r\n");
     let suite = c.conn.negotiated_cipher_suite().unwrap().suite();
     assert_eq!(suite.as_str(), Some("TLS13_CHACHA20_POLY1305_SHA256"));
-    // A TLSv1.2-only client gets no handshake.
     let (ok, out) = certs.cli(tls, Some("client"), &["PING"]);
     assert!(ok, "redis-cli offers TLSv1.3: {out}");
+    // A TLSv1.2-only client gets no handshake.
+    let mut old = certs.rustls_client_with(tls, Some("client"), &[&version::TLS12]);
+    assert!(roundtrip(&mut old, &["PING"]).is_err());
+
+    let certs12 = Certs {
+        dir: certs.dir.clone(),
+    };
+    let (_s, tls) = certs12.start(&[
+        "--tls-protocols",
+        "TLSv1.2",
+        "--tls-ciphers",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+    ]);
+    let mut c = certs.rustls_client(tls, Some("client"));
+    assert_eq!(roundtrip(&mut c, &["PING"]).unwrap(), b"+PONG\r\n");
+    assert_eq!(c.conn.protocol_version(), Some(version::TLS12.version));
+    let suite = c.conn.negotiated_cipher_suite().unwrap().suite();
+    assert_eq!(
+        suite.as_str(),
+        Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")
+    );
+}
+
+#[test]
+fn redis_crate_over_tls() {
+    let certs = Certs::new();
+    let (_s, tls) = certs.start(&[]);
+    let read = |name: &str| std::fs::read(certs.path(name)).unwrap();
+    let client = redis::Client::build_with_tls(
+        format!("rediss://127.0.0.1:{tls}/"),
+        redis::TlsCertificates {
+            client_tls: Some(redis::ClientTlsConfig {
+                client_cert: read("client.crt"),
+                client_key: read("client.key"),
+            }),
+            root_cert: Some(read("ca.crt")),
+        },
+    )
+    .unwrap();
+    let mut con = client.get_connection_with_timeout(TIMEOUT).unwrap();
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+    let _: () = redis::cmd("SET").arg("n").arg(41).query(&mut con).unwrap();
+    let n: i64 = redis::cmd("INCR").arg("n").query(&mut con).unwrap();
+    assert_eq!(n, 42);
+    let err = redis::cmd("INCR")
+        .arg("n")
+        .arg("x")
+        .query::<i64>(&mut con)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "An error was signalled by the server - ResponseError: wrong number of arguments for 'incr' command"
+    );
 }
 
 /// Runs the binary with TLS flags that must stop start-up; returns stderr
@@ -340,40 +483,81 @@ fn bad_tls_configuration_stops_start_up_with_a_clear_error() {
         certs.path("server.key"),
         certs.path("ca.crt"),
     );
-    let err = start_fails(&["--tls-port", &tls, "--tls-cert-file", &cert, "--tls-key-file", &key]);
+    let err = start_fails(&[
+        "--tls-port",
+        &tls,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+    ]);
     assert!(
         err.contains("Either tls-ca-cert-file or tls-ca-cert-dir must be specified"),
         "{err}"
     );
     let err = start_fails(&["--tls-port", &tls, "--tls-ca-cert-file", &ca]);
-    assert!(err.contains("tls-cert-file and tls-key-file must be specified"), "{err}");
+    assert!(
+        err.contains("tls-cert-file and tls-key-file must be specified"),
+        "{err}"
+    );
     let missing = certs.path("missing.crt");
     let err = start_fails(&[
-        "--tls-port", &tls, "--tls-cert-file", &missing, "--tls-key-file", &key,
-        "--tls-ca-cert-file", &ca,
+        "--tls-port",
+        &tls,
+        "--tls-cert-file",
+        &missing,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &ca,
     ]);
     assert!(err.contains("missing.crt"), "{err}");
     // Encrypted keys are refused by name.
     openssl(
         &certs.dir,
         &[
-            "pkey", "-in", "server.key", "-aes256", "-passout", "pass:secret", "-out",
+            "pkey",
+            "-in",
+            "server.key",
+            "-aes256",
+            "-passout",
+            "pass:secret",
+            "-out",
             "encrypted.key",
         ],
     );
     let enc = certs.path("encrypted.key");
     let err = start_fails(&[
-        "--tls-port", &tls, "--tls-cert-file", &cert, "--tls-key-file", &enc,
-        "--tls-ca-cert-file", &ca, "--tls-key-file-pass", "secret",
+        "--tls-port",
+        &tls,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &enc,
+        "--tls-ca-cert-file",
+        &ca,
+        "--tls-key-file-pass",
+        "secret",
     ]);
     assert!(err.contains("encrypted private keys"), "{err}");
     let err = start_fails(&[
-        "--tls-port", &tls, "--tls-cert-file", &cert, "--tls-key-file", &key,
-        "--tls-ca-cert-file", &ca, "--tls-protocols", "SSLv3",
+        "--tls-port",
+        &tls,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &ca,
+        "--tls-protocols",
+        "SSLv3",
     ]);
     assert!(err.contains("Invalid tls-protocols specified"), "{err}");
     let err = start_fails(&["--tls-auth-clients", "maybe"]);
-    assert!(err.contains("argument(s) must be one of the following: no, yes, optional"), "{err}");
+    assert!(
+        err.contains("argument(s) must be one of the following: no, yes, optional"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -390,11 +574,20 @@ fn ca_cert_dir_is_loaded() {
         cadir.display().to_string(),
     );
     let _s = Server::start_with(&[
-        "--tls-port", &port, "--tls-cert-file", &cert, "--tls-key-file", &key,
-        "--tls-ca-cert-dir", &dir,
+        "--tls-port",
+        &port,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-dir",
+        &dir,
     ]);
     wait_listening(tls_port);
-    assert_eq!(certs.cli(tls_port, Some("client"), &["PING"]), (true, "PONG\n".into()));
+    assert_eq!(
+        certs.cli(tls_port, Some("client"), &["PING"]),
+        (true, "PONG\n".into())
+    );
     let (ok, out) = certs.cli(tls_port, Some("stranger"), &["PING"]);
     assert!(!ok, "{out}");
 }

@@ -282,8 +282,12 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener, tls: Option<Tls
                             let handle = server.clients.register(peer.to_string(), laddr, fd);
                             connection::serve(server, stream, handle).await;
                         }
-                        Ok(Err(e)) => tracing::debug!("Error accepting a client connection: {e} (addr={peer} laddr={laddr})"),
-                        Err(_) => tracing::debug!("TLS handshake timed out (addr={peer} laddr={laddr})"),
+                        Ok(Err(e)) => tracing::debug!(
+                            "Error accepting a client connection: {e} (addr={peer} laddr={laddr})"
+                        ),
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out (addr={peer} laddr={laddr})")
+                        }
                     }
                 });
             }

@@ -136,9 +136,7 @@ fn provider(tls: &TlsConfig) -> Result<CryptoProvider, String> {
         s.suite().as_str().is_some_and(|name| chosen(name, is13))
     });
     if !tls.ciphers.trim().is_empty() && tls12.is_empty() {
-        tracing::warn!(
-            "tls-ciphers names no TLSv1.2 suite ferrokv supports; using all of them"
-        );
+        tracing::warn!("tls-ciphers names no TLSv1.2 suite ferrokv supports; using all of them");
     }
     if provider
         .cipher_suites
@@ -166,7 +164,9 @@ fn protocols(spec: &str) -> Result<Vec<&'static SupportedProtocolVersion>, Strin
         }
     }
     if versions.is_empty() {
-        return Err("tls-protocols names no TLS version ferrokv supports (TLSv1.2, TLSv1.3)".into());
+        return Err(
+            "tls-protocols names no TLS version ferrokv supports (TLSv1.2, TLSv1.3)".into(),
+        );
     }
     Ok(versions)
 }
@@ -206,8 +206,8 @@ fn load_roots(tls: &TlsConfig) -> Result<RootCertStore, String> {
         files.push(Path::new(&tls.ca_cert_file).to_path_buf());
     }
     if !tls.ca_cert_dir.is_empty() {
-        let dir = std::fs::read_dir(&tls.ca_cert_dir)
-            .map_err(|e| format!("{}: {e}", tls.ca_cert_dir))?;
+        let dir =
+            std::fs::read_dir(&tls.ca_cert_dir).map_err(|e| format!("{}: {e}", tls.ca_cert_dir))?;
         let mut entries: Vec<_> = dir
             .filter_map(Result::ok)
             .map(|e| e.path())
