@@ -305,6 +305,41 @@ fn rustls_client_runs_commands() {
 }
 
 #[test]
+fn large_reply_to_a_slow_reader_arrives_whole() {
+    let certs = Certs::new();
+    let (_s, tls) = certs.start(&[]);
+    let mut c = certs.rustls_client(tls, Some("client"));
+    let size = 4 * 1024 * 1024;
+    assert_eq!(
+        roundtrip(&mut c, &["SETRANGE", "huge", &(size - 1).to_string(), "z"]).unwrap(),
+        format!(":{size}\r\n").into_bytes()
+    );
+    // Far more than the socket buffers, read late and slowly: the server's
+    // writes stall many times and must resume up to the last byte.
+    c.write_all(&common::encode(&[b"GET", b"huge"])).unwrap();
+    c.write_all(&common::encode(&[b"PING"])).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let header = format!("${size}\r\n");
+    let want = header.len() + size + 2 + b"+PONG\r\n".len();
+    let mut got = Vec::with_capacity(want);
+    let mut chunk = vec![0u8; 16 * 1024];
+    let deadline = Instant::now() + TIMEOUT;
+    while got.len() < want {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {want} bytes",
+            got.len()
+        );
+        std::thread::sleep(Duration::from_millis(2));
+        let n = c.read(&mut chunk).expect("reply bytes");
+        assert!(n > 0, "closed after {} of {want} bytes", got.len());
+        got.extend_from_slice(&chunk[..n]);
+    }
+    assert!(got.starts_with(header.as_bytes()));
+    assert!(got.ends_with(b"z\r\n+PONG\r\n"));
+}
+
+#[test]
 fn auth_clients_yes_refuses_clients_without_a_trusted_certificate() {
     let certs = Certs::new();
     let (mut s, tls) = certs.start(&[]);
@@ -368,6 +403,12 @@ fn auth_clients_no_needs_no_ca() {
 fn plain_text_client_on_tls_port_is_disconnected() {
     let certs = Certs::new();
     let (mut s, tls) = certs.start(&[]);
+    // A connection that never starts its handshake holds nobody up.
+    let _silent = TcpStream::connect(("127.0.0.1", tls)).unwrap();
+    assert_eq!(
+        certs.cli(tls, Some("client"), &["PING"]),
+        (true, "PONG\n".into())
+    );
     let mut sock = TcpStream::connect(("127.0.0.1", tls)).unwrap();
     sock.set_read_timeout(Some(TIMEOUT)).unwrap();
     sock.write_all(b"*1\r\n$4\r\nPING\r\n").unwrap();

@@ -371,8 +371,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let limit = self.out_limit;
         let over_soft = limit.soft > 0 && self.out.buf.len() as u64 > limit.soft;
         let drain_deadline = Duration::from_secs(limit.soft_seconds);
+        let (stream, buf) = (&mut self.stream, &self.out.buf);
+        // The flush matters for TLS: rustls may keep the last records
+        // buffered when the socket is full, and the client waits for them.
+        let write = async move {
+            stream.write_all(buf).await?;
+            stream.flush().await
+        };
         tokio::select! {
-            r = self.stream.write_all(&self.out.buf) => r?,
+            r = write => r?,
             _ = handle.killed() => {
                 return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "client killed"));
             }

@@ -253,6 +253,11 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener, tls: Option<Tls
                 .stats
                 .rejected_connections
                 .fetch_add(1, Ordering::Relaxed);
+            // On the TLS port the client expects a handshake, not text: just
+            // close the connection there.
+            if tls.is_some() {
+                continue;
+            }
             tokio::spawn(async move {
                 use tokio::io::AsyncWriteExt;
                 let mut stream = stream;
