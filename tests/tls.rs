@@ -632,3 +632,36 @@ fn ca_cert_dir_is_loaded() {
     let (ok, out) = certs.cli(tls_port, Some("stranger"), &["PING"]);
     assert!(!ok, "{out}");
 }
+
+#[test]
+fn pubsub_and_blocking_commands_over_tls() {
+    let certs = Certs::new();
+    let (s, tls) = certs.start(&[]);
+    let mut sub = certs.rustls_client(tls, Some("client"));
+    assert_eq!(
+        roundtrip(&mut sub, &["SUBSCRIBE", "news"]).unwrap(),
+        b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n"
+    );
+    let mut plain = s.raw();
+    assert_eq!(plain.cmd(&["PUBLISH", "news", "hello"]), b":1\r\n");
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while common::frame_len(&buf).is_none() {
+        let n = sub.read(&mut chunk).expect("published message");
+        assert!(n > 0, "subscriber closed");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    assert_eq!(buf, b"*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$5\r\nhello\r\n");
+
+    // A blocked TLS client is woken by a push on the plain port.
+    let mut waiter = certs.rustls_client(tls, Some("client"));
+    let pusher = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        plain.cmd(&["RPUSH", "queue", "job"])
+    });
+    assert_eq!(
+        roundtrip(&mut waiter, &["BLPOP", "queue", "5"]).unwrap(),
+        b"*2\r\n$5\r\nqueue\r\n$3\r\njob\r\n"
+    );
+    assert_eq!(pusher.join().unwrap(), b":1\r\n");
+}
