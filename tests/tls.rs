@@ -665,3 +665,51 @@ fn pubsub_and_blocking_commands_over_tls() {
     );
     assert_eq!(pusher.join().unwrap(), b":1\r\n");
 }
+
+#[test]
+fn config_set_applies_tls_changes_to_new_connections() {
+    let certs = Certs::new();
+    let (s, tls) = certs.start(&[]);
+    let mut raw = s.raw();
+    let (ok, _) = certs.cli(tls, None, &["PING"]);
+    assert!(!ok);
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "tls-auth-clients", "optional"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(certs.cli(tls, None, &["PING"]), (true, "PONG\n".into()));
+    // An invalid change is refused whole, as Redis does, and TLS keeps
+    // running with the previous settings.
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "tls-cert-file", "/nonexistent.crt"]),
+        b"-ERR CONFIG SET failed (possibly related to argument 'tls-cert-file') - Unable to update TLS configuration. Check server logs.\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "tls-auth-clients", "yes", "tls-protocols", "bogus"]),
+        b"-ERR CONFIG SET failed (possibly related to argument 'tls-protocols') - Unable to update TLS configuration. Check server logs.\r\n"
+    );
+    let cert = certs.path("server.crt");
+    assert_eq!(
+        raw.cmd(&["CONFIG", "GET", "tls-cert-file"]),
+        format!(
+            "*2\r\n$13\r\ntls-cert-file\r\n${}\r\n{cert}\r\n",
+            cert.len()
+        )
+        .into_bytes()
+    );
+    assert_eq!(
+        raw.cmd(&["CONFIG", "GET", "tls-auth-clients"]),
+        b"*2\r\n$16\r\ntls-auth-clients\r\n$8\r\noptional\r\n"
+    );
+    assert_eq!(certs.cli(tls, None, &["PING"]), (true, "PONG\n".into()));
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "tls-auth-clients", "yes"]),
+        b"+OK\r\n"
+    );
+    let (ok, _) = certs.cli(tls, None, &["PING"]);
+    assert!(!ok);
+    assert_eq!(
+        certs.cli(tls, Some("client"), &["PING"]),
+        (true, "PONG\n".into())
+    );
+}

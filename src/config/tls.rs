@@ -35,7 +35,7 @@ impl TlsAuthClients {
 
 /// Everything the `tls-*` directives set. Paths and lists are kept as
 /// written so `CONFIG GET` returns them unchanged, as Redis does.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TlsConfig {
     /// `tls-port`: TLS listener port; 0 = no TLS listener.
     pub port: u16,

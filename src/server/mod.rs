@@ -77,6 +77,9 @@ pub struct Server {
     pub tcp_port: AtomicU16,
     /// Unix time (s) of the last successful save (start time until then).
     pub lastsave: AtomicU64,
+    /// The TLS listener's handshake settings (None: no `tls-port`);
+    /// replaced when `CONFIG SET` changes a `tls-*` directive.
+    tls: RwLock<Option<TlsAcceptor>>,
     shutdown: Notify,
 }
 
@@ -140,8 +143,20 @@ impl Server {
             run_id: new_run_id(),
             tcp_port: AtomicU16::new(0),
             lastsave: AtomicU64::new(now_ms() / 1000),
+            tls: RwLock::new(None),
             shutdown: Notify::new(),
         }
+    }
+
+    /// Applies changed `tls-*` directives to new TLS connections. Without
+    /// a TLS listener there is nothing to check, as in Redis; an invalid
+    /// configuration is refused and the running one kept.
+    pub fn reconfigure_tls(&self, tls: &crate::config::TlsConfig) -> Result<(), String> {
+        let mut current = self.tls.write();
+        if current.is_some() {
+            *current = Some(tls::acceptor(tls)?);
+        }
+        Ok(())
     }
 
     /// Asks the server to shut down (SHUTDOWN, signals).
@@ -229,7 +244,7 @@ const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 
 /// Accepts clients on one listener; with `tls`, each one is served once
 /// its TLS handshake succeeds.
-async fn accept_loop(server: Arc<Server>, listener: TcpListener, tls: Option<TlsAcceptor>) {
+async fn accept_loop(server: Arc<Server>, listener: TcpListener, tls: bool) {
     use std::os::fd::AsRawFd;
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -255,7 +270,7 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener, tls: Option<Tls
                 .fetch_add(1, Ordering::Relaxed);
             // On the TLS port the client expects a handshake, not text: just
             // close the connection there.
-            if tls.is_some() {
+            if tls {
                 continue;
             }
             tokio::spawn(async move {
@@ -274,7 +289,8 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener, tls: Option<Tls
             .unwrap_or_default();
         let fd = stream.as_raw_fd();
         let server = server.clone();
-        match &tls {
+        let acceptor = if tls { server.tls.read().clone() } else { None };
+        match acceptor {
             None => {
                 let handle = server.clients.register(peer.to_string(), laddr, fd);
                 tokio::spawn(connection::serve(server, stream, handle));
@@ -315,24 +331,22 @@ pub fn worker_threads(config: &Config) -> usize {
 /// Runs the server until shutdown. Must be called inside a tokio runtime.
 pub async fn run(config: Config) -> Result<(), String> {
     let listeners = open_listeners(&config, config.port)?;
-    let tls_listeners = match config.tls.port {
-        0 => Vec::new(),
-        port => {
-            let acceptor = tls::acceptor(&config.tls)?;
-            open_listeners(&config, port)?
-                .into_iter()
-                .map(|l| (l, acceptor.clone()))
-                .collect()
-        }
+    let (acceptor, tls_listeners) = match config.tls.port {
+        0 => (None, Vec::new()),
+        port => (
+            Some(tls::acceptor(&config.tls)?),
+            open_listeners(&config, port)?,
+        ),
     };
     let server = Arc::new(Server::new(config));
     let port = listeners[0].local_addr().map(|a| a.port()).unwrap_or(0);
     server.tcp_port.store(port, Ordering::Relaxed);
+    *server.tls.write() = acceptor;
     for listener in listeners {
-        tokio::spawn(accept_loop(server.clone(), listener, None));
+        tokio::spawn(accept_loop(server.clone(), listener, false));
     }
-    for (listener, acceptor) in tls_listeners {
-        tokio::spawn(accept_loop(server.clone(), listener, Some(acceptor)));
+    for listener in tls_listeners {
+        tokio::spawn(accept_loop(server.clone(), listener, true));
     }
     tokio::spawn(cron::run(server.clone()));
     tracing::info!("Ready to accept connections tcp");
