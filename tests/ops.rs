@@ -55,7 +55,7 @@ fn redis_conf_with_include_maps_directives_and_logs_ignored_ones() {
     let inc = dir.join("extra.conf");
     std::fs::write(
         &inc,
-        "# included\nslowlog-max-len \"42\"\ntls-port 0\nactivedefrag yes\n",
+        "# included\nslowlog-max-len \"42\"\nunixsocketperm 700\nactivedefrag yes\n",
     )
     .unwrap();
     std::fs::write(
@@ -90,7 +90,7 @@ fn redis_conf_with_include_maps_directives_and_logs_ignored_ones() {
         .collect();
     assert_eq!(ignored.len(), 1, "{text}");
     assert!(
-        ignored[0].ends_with("ignored: tls-port, activedefrag, rename-command"),
+        ignored[0].ends_with("ignored: unixsocketperm, activedefrag, rename-command"),
         "{text}"
     );
     // CONFIG REWRITE writes Redis syntax back: comments and ignored

@@ -136,6 +136,22 @@ fn config_set(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     for (d, (name, value)) in targets.into_iter().zip(pairs) {
         (d.set)(&mut updated, &String::from_utf8_lossy(value)).map_err(|e| set_failed(name, &e))?;
     }
+    if updated.tls != config.tls {
+        if let Err(e) = ctx.server.reconfigure_tls(&updated.tls) {
+            tracing::warn!("{e}");
+            // Redis names the (last) TLS directive of the command.
+            let name = args[2..]
+                .chunks(2)
+                .rev()
+                .map(|pair| pair[0])
+                .find(|name| name.len() > 4 && name[..4].eq_ignore_ascii_case(b"tls-"))
+                .unwrap_or(b"tls-port");
+            return Err(set_failed(
+                name,
+                "Unable to update TLS configuration. Check server logs.",
+            ));
+        }
+    }
     ctx.server.notify.configure(updated.notify_keyspace_events);
     ctx.server.configure_diagnostics(&updated);
     crate::logging::set_level(&updated.loglevel);

@@ -64,6 +64,226 @@ pub static DIRECTIVES: &[Directive] = &[
         },
     },
     Directive {
+        name: "tls-port",
+        default: "0",
+        access: Access::Immutable,
+        doc: "TLS port to accept connections on, beside 'port' (0 = no TLS listener); start-up only.",
+        get: |c| c.tls.port.to_string(),
+        set: |c, v| {
+            c.tls.port = parse_int(v, 0, 65535)? as u16;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tls-cert-file",
+        default: "",
+        access: Access::Mutable,
+        doc: "Server certificate chain (PEM) presented to TLS clients.",
+        get: |c| c.tls.cert_file.clone(),
+        set: |c, v| {
+            c.tls.cert_file = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tls-key-file",
+        default: "",
+        access: Access::Mutable,
+        doc: "Private key (PEM, unencrypted: PKCS#8, PKCS#1 or SEC1) of tls-cert-file.",
+        get: |c| c.tls.key_file.clone(),
+        set: |c, v| {
+            c.tls.key_file = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tls-key-file-pass",
+        default: "",
+        access: Access::Mutable,
+        doc: "Passphrase of an encrypted tls-key-file: not supported, decrypt the key instead (start-up fails if set).",
+        get: |c| c.tls.key_file_pass.clone(),
+        set: |c, v| {
+            c.tls.key_file_pass = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tls-client-cert-file",
+        default: "",
+        access: Access::Mutable,
+        doc: "Certificate for outgoing TLS connections (replication/cluster: accepted, unused).",
+        get: |c| c.tls.client_cert_file.clone(),
+        set: |c, v| {
+            c.tls.client_cert_file = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tls-client-key-file",
+        default: "",
+        access: Access::Mutable,
+        doc: "Key of tls-client-cert-file (accepted, unused).",
+        get: |c| c.tls.client_key_file.clone(),
+        set: |c, v| {
+            c.tls.client_key_file = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tls-client-key-file-pass",
+        default: "",
+        access: Access::Mutable,
+        doc: "Passphrase of tls-client-key-file (accepted, unused).",
+        get: |c| c.tls.client_key_file_pass.clone(),
+        set: |c, v| {
+            c.tls.client_key_file_pass = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tls-dh-params-file",
+        default: "",
+        access: Access::Mutable,
+        doc: "DH parameters file (accepted, unused: rustls offers no DHE cipher suites).",
+        get: |c| c.tls.dh_params_file.clone(),
+        set: |c, v| {
+            c.tls.dh_params_file = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tls-ca-cert-file",
+        default: "",
+        access: Access::Mutable,
+        doc: "CA certificates (PEM) that client certificates must chain to; this or tls-ca-cert-dir is required with tls-port.",
+        get: |c| c.tls.ca_cert_file.clone(),
+        set: |c, v| {
+            c.tls.ca_cert_file = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tls-ca-cert-dir",
+        default: "",
+        access: Access::Mutable,
+        doc: "Directory whose PEM files are all loaded as CA certificates.",
+        get: |c| c.tls.ca_cert_dir.clone(),
+        set: |c, v| {
+            c.tls.ca_cert_dir = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tls-auth-clients",
+        default: "yes",
+        access: Access::Mutable,
+        doc: "TLS clients must present a certificate signed by the CA: yes, no, or optional (verified when sent).",
+        get: |c| c.tls.auth_clients.name().to_string(),
+        set: |c, v| {
+            c.tls.auth_clients = super::TlsAuthClients::parse(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tls-protocols",
+        default: "",
+        access: Access::Mutable,
+        doc: "TLS versions to accept, space separated (TLSv1.2, TLSv1.3); empty = both. TLSv1 and TLSv1.1 are not available.",
+        get: |c| c.tls.protocols.clone(),
+        set: |c, v| {
+            c.tls.protocols = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tls-ciphers",
+        default: "",
+        access: Access::Mutable,
+        doc: "TLSv1.2 cipher suites, colon separated OpenSSL names (ECDHE-ECDSA/RSA with AES-GCM or CHACHA20-POLY1305); empty = all of them.",
+        get: |c| c.tls.ciphers.clone(),
+        set: |c, v| {
+            c.tls.ciphers = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tls-ciphersuites",
+        default: "",
+        access: Access::Mutable,
+        doc: "TLSv1.3 cipher suites, colon separated (TLS_AES_256_GCM_SHA384, TLS_AES_128_GCM_SHA256, TLS_CHACHA20_POLY1305_SHA256); empty = all.",
+        get: |c| c.tls.ciphersuites.clone(),
+        set: |c, v| {
+            c.tls.ciphersuites = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tls-prefer-server-ciphers",
+        default: "no",
+        access: Access::Mutable,
+        doc: "Choose the cipher suite by the server's order rather than the client's.",
+        get: |c| yes_no(c.tls.prefer_server_ciphers),
+        set: |c, v| {
+            c.tls.prefer_server_ciphers = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tls-session-caching",
+        default: "yes",
+        access: Access::Mutable,
+        doc: "Let TLS clients resume sessions (session cache and TLSv1.3 tickets).",
+        get: |c| yes_no(c.tls.session_caching),
+        set: |c, v| {
+            c.tls.session_caching = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tls-session-cache-size",
+        default: "20480",
+        access: Access::Mutable,
+        doc: "Most TLS sessions kept for resumption.",
+        get: |c| c.tls.session_cache_size.to_string(),
+        set: |c, v| {
+            c.tls.session_cache_size = parse_int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tls-session-cache-timeout",
+        default: "300",
+        access: Access::Mutable,
+        doc: "Seconds a cached TLS session stays valid (accepted; rustls evicts by size only).",
+        get: |c| c.tls.session_cache_timeout.to_string(),
+        set: |c, v| {
+            c.tls.session_cache_timeout = parse_int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tls-replication",
+        default: "no",
+        access: Access::Mutable,
+        doc: "TLS for replication links (accepted, unused: no replication).",
+        get: |c| yes_no(c.tls.replication),
+        set: |c, v| {
+            c.tls.replication = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "tls-cluster",
+        default: "no",
+        access: Access::Mutable,
+        doc: "TLS for the cluster bus (accepted, unused: no cluster mode).",
+        get: |c| yes_no(c.tls.cluster),
+        set: |c, v| {
+            c.tls.cluster = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
         name: "tcp-backlog",
         default: "511",
         access: Access::Immutable,

@@ -6,6 +6,7 @@ mod directives;
 mod parse;
 mod redis_conf;
 mod rewrite;
+mod tls;
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,7 @@ pub use directives::{Access, Directive, DIRECTIVES};
 pub use parse::{format_memory, parse_bool, parse_memory};
 pub use redis_conf::is_redis_directive;
 pub use rewrite::rewrite;
+pub use tls::{TlsAuthClients, TlsConfig};
 
 /// The running configuration.
 #[derive(Clone, Debug)]
@@ -129,6 +131,8 @@ pub struct Config {
     /// `busy-reply-threshold` (alias `lua-time-limit`) in ms: how long a
     /// script runs before other clients get BUSY (0 = never).
     pub busy_reply_threshold: u64,
+    /// The `tls-*` directives.
+    pub tls: TlsConfig,
     /// The file the configuration was loaded from, if any.
     pub config_file: Option<PathBuf>,
     /// Whether `config_file` is in redis.conf syntax rather than TOML.
@@ -253,6 +257,7 @@ impl Default for Config {
             latency_tracking: false,
             latency_tracking_info_percentiles: Vec::new(),
             busy_reply_threshold: 0,
+            tls: TlsConfig::default(),
             config_file: None,
             config_file_is_redis_conf: false,
         };

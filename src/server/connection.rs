@@ -6,8 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::blocking::{Block, Wakeup};
 use super::clients::ClientHandle;
@@ -78,9 +77,10 @@ enum Close {
     Now,
 }
 
-struct Connection {
+/// `S` is the client's byte stream: a TCP socket, or TLS over one.
+struct Connection<S> {
     server: Arc<Server>,
-    stream: TcpStream,
+    stream: S,
     buf: BytesMut,
     parser: Parser,
     out: Reply,
@@ -91,7 +91,10 @@ struct Connection {
 }
 
 /// Serves one accepted connection until it closes.
-pub async fn serve(server: Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle>) {
+pub async fn serve<S>(server: Arc<Server>, stream: S, handle: Arc<ClientHandle>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let authenticated = server.acl.default_needs_no_auth(&server);
     let id = handle.id;
     let mut conn = Connection {
@@ -111,7 +114,7 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, handle: Arc<ClientHan
     server.clients.unregister(id);
 }
 
-impl Connection {
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     async fn run(&mut self) -> std::io::Result<Close> {
         // One kill-notification future for the connection's whole life, so
         // a read does not re-register a waiter each time.
@@ -397,8 +400,15 @@ impl Connection {
         let limit = self.out_limit;
         let over_soft = limit.soft > 0 && self.out.buf.len() as u64 > limit.soft;
         let drain_deadline = Duration::from_secs(limit.soft_seconds);
+        let (stream, buf) = (&mut self.stream, &self.out.buf);
+        // The flush matters for TLS: rustls may keep the last records
+        // buffered when the socket is full, and the client waits for them.
+        let write = async move {
+            stream.write_all(buf).await?;
+            stream.flush().await
+        };
         tokio::select! {
-            r = self.stream.write_all(&self.out.buf) => r?,
+            r = write => r?,
             _ = handle.killed() => {
                 return Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "client killed"));
             }

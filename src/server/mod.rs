@@ -14,6 +14,7 @@ pub mod propagate;
 pub mod pubsub;
 pub mod slowlog;
 pub mod stats;
+mod tls;
 pub mod tracking;
 pub mod watch;
 
@@ -25,6 +26,7 @@ use std::time::Instant;
 use parking_lot::RwLock;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
+use tokio_rustls::TlsAcceptor;
 
 use crate::command::{CommandTable, TableBuilder};
 use crate::config::Config;
@@ -90,6 +92,9 @@ pub struct Server {
     pub persistence: crate::persist::snapshot::Persistence,
     /// Users and the ACL log.
     pub acl: crate::acl::Acl,
+    /// The TLS listener's handshake settings (None: no `tls-port`);
+    /// replaced when `CONFIG SET` changes a `tls-*` directive.
+    tls: RwLock<Option<TlsAcceptor>>,
     shutdown: Notify,
 }
 
@@ -166,8 +171,20 @@ impl Server {
             lastsave: AtomicU64::new(now_ms() / 1000),
             persistence: Default::default(),
             acl: crate::acl::Acl::default(),
+            tls: RwLock::new(None),
             shutdown: Notify::new(),
         }
+    }
+
+    /// Applies changed `tls-*` directives to new TLS connections. Without
+    /// a TLS listener there is nothing to check, as in Redis; an invalid
+    /// configuration is refused and the running one kept.
+    pub fn reconfigure_tls(&self, tls: &crate::config::TlsConfig) -> Result<(), String> {
+        let mut current = self.tls.write();
+        if current.is_some() {
+            *current = Some(tls::acceptor(tls)?);
+        }
+        Ok(())
     }
 
     /// Asks the server to shut down (SHUTDOWN, signals).
@@ -212,10 +229,9 @@ fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     socket.listen(backlog.max(1))
 }
 
-/// Binds every configured address. Fails if a mandatory one cannot be
-/// bound or none could.
-fn open_listeners(config: &Config) -> Result<Vec<TcpListener>, String> {
-    let mut port = config.port;
+/// Binds every configured address on `port`. Fails if a mandatory one
+/// cannot be bound or none could.
+fn open_listeners(config: &Config, mut port: u16) -> Result<Vec<TcpListener>, String> {
     let mut listeners = Vec::new();
     for (addr, optional) in bind_addrs(&config.bind, port)? {
         let addr = SocketAddr::new(addr.ip(), port);
@@ -250,7 +266,13 @@ fn configure_stream(stream: &TcpStream, keepalive: u64) {
     }
 }
 
-async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
+/// A TLS handshake not finished by then is abandoned, so a client that
+/// connects to the TLS port and stays silent does not hold a task forever.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Accepts clients on one listener; with `tls`, each one is served once
+/// its TLS handshake succeeds.
+async fn accept_loop(server: Arc<Server>, listener: TcpListener, tls: bool) {
     use std::os::fd::AsRawFd;
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -274,6 +296,11 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
                 .stats
                 .rejected_connections
                 .fetch_add(1, Ordering::Relaxed);
+            // On the TLS port the client expects a handshake, not text: just
+            // close the connection there.
+            if tls {
+                continue;
+            }
             tokio::spawn(async move {
                 use tokio::io::AsyncWriteExt;
                 let mut stream = stream;
@@ -298,10 +325,32 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
             .local_addr()
             .map(|a| a.to_string())
             .unwrap_or_default();
-        let handle = server
-            .clients
-            .register(peer.to_string(), laddr, stream.as_raw_fd());
-        tokio::spawn(connection::serve(server.clone(), stream, handle));
+        let fd = stream.as_raw_fd();
+        let server = server.clone();
+        let acceptor = if tls { server.tls.read().clone() } else { None };
+        match acceptor {
+            None => {
+                let handle = server.clients.register(peer.to_string(), laddr, fd);
+                tokio::spawn(connection::serve(server, stream, handle));
+            }
+            Some(acceptor) => {
+                let accept = acceptor.accept(stream);
+                tokio::spawn(async move {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, accept).await {
+                        Ok(Ok(stream)) => {
+                            let handle = server.clients.register(peer.to_string(), laddr, fd);
+                            connection::serve(server, stream, handle).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(
+                            "Error accepting a client connection: {e} (addr={peer} laddr={laddr})"
+                        ),
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out (addr={peer} laddr={laddr})")
+                        }
+                    }
+                });
+            }
+        }
     }
 }
 
@@ -320,7 +369,14 @@ pub fn worker_threads(config: &Config) -> usize {
 /// Runs the server until shutdown. Must be called inside a tokio runtime.
 pub async fn run(config: Config) -> Result<(), String> {
     use tokio::signal::unix::{signal, SignalKind};
-    let listeners = open_listeners(&config)?;
+    let listeners = open_listeners(&config, config.port)?;
+    let (acceptor, tls_listeners) = match config.tls.port {
+        0 => (None, Vec::new()),
+        port => (
+            Some(tls::acceptor(&config.tls)?),
+            open_listeners(&config, port)?,
+        ),
+    };
     let server = Arc::new(Server::new(config));
     crate::acl::load_at_startup(&server)?;
     let port = listeners[0].local_addr().map(|a| a.port()).unwrap_or(0);
@@ -334,8 +390,12 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    *server.tls.write() = acceptor;
     for listener in listeners {
-        tokio::spawn(accept_loop(server.clone(), listener));
+        tokio::spawn(accept_loop(server.clone(), listener, false));
+    }
+    for listener in tls_listeners {
+        tokio::spawn(accept_loop(server.clone(), listener, true));
     }
     tokio::spawn(cron::run(server.clone()));
     tracing::info!("Ready to accept connections tcp");
