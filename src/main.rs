@@ -234,16 +234,14 @@ fn main() {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "none (defaults)".into()),
     );
-    let runtime = if threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
-        b.worker_threads(threads);
-        b
-    }
-    .enable_all()
-    .build()
-    .expect("tokio runtime");
+    // Always the multi-thread scheduler, even with one worker: a script
+    // past `busy-reply-threshold` hands its worker to a fresh thread
+    // (`block_in_place`) so other clients still get BUSY and SCRIPT KILL.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let pidfile = ferrokv::process::PidFile::create(&config);
     let result = runtime.block_on(server::run(config));
     // Removed before exit(), which skips destructors.

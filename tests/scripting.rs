@@ -157,7 +157,20 @@ fn a_script_push_wakes_a_blocked_client() {
 
 #[test]
 fn busy_script_is_killed_and_the_server_keeps_serving() {
-    let s = Server::start_with(&["--busy-reply-threshold", "200"]);
+    busy_script_is_killed(&[]);
+}
+
+/// With a single worker thread (a one-CPU container) the busy script's
+/// worker is handed off too, so the server still answers.
+#[test]
+fn busy_script_is_killed_with_one_worker_thread() {
+    busy_script_is_killed(&["--threads", "1"]);
+}
+
+fn busy_script_is_killed(extra: &[&str]) {
+    let mut args = vec!["--busy-reply-threshold", "200"];
+    args.extend_from_slice(extra);
+    let s = Server::start_with(&args);
     let mut runner = s.raw();
     send(&mut runner, &["EVAL", LOOP, "0"]);
     let mut other = s.raw();
