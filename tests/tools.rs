@@ -1,5 +1,6 @@
 //! Redis's own command-line tools against ferrokv: redis-cli (commands,
-//! `--scan`, `info`) and redis-benchmark.
+//! `--scan`, `--stat`, `--latency`, `--pipe`, `--bigkeys`, `--memkeys`, `info`)
+//! and redis-benchmark.
 
 mod common;
 
@@ -151,4 +152,50 @@ fn redis_cli_pipe_bigkeys_and_memkeys() {
         "{mem}"
     );
     assert!(mem.contains("1 lists with"), "{mem}");
+}
+
+/// `redis-cli --stat` prints its header and one line per interval from
+/// INFO; `--latency --raw` prints one "min max avg samples" line.
+#[test]
+fn redis_cli_stat_and_latency_modes() {
+    let s = common::Server::start();
+    let mut con = s.client();
+    for i in 0..100 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query(&mut con)
+            .unwrap();
+    }
+    // --stat never exits by itself: line-buffer it and stop it after a while.
+    let stat = run(
+        "bash",
+        &[
+            "-c".into(),
+            format!(
+                "timeout 2 stdbuf -oL redis-cli -p {} --stat -i 0.3 || true",
+                s.port
+            ),
+        ],
+    );
+    let stat = String::from_utf8_lossy(&stat.stdout);
+    let lines: Vec<&str> = stat.lines().collect();
+    assert!(lines.len() >= 4, "{stat}");
+    assert!(
+        lines[0].contains("data") && lines[0].contains("load"),
+        "{stat}"
+    );
+    assert!(lines[1].starts_with("keys"), "{stat}");
+    assert!(lines[2].starts_with("100 "), "{stat}");
+    let latency = cli(s.port, &["--latency", "--raw", "-i", "1"]);
+    let fields: Vec<f64> = latency
+        .split_whitespace()
+        .map(|f| f.parse().expect("a number"))
+        .collect();
+    assert_eq!(fields.len(), 4, "{latency}");
+    assert!(fields[3] > 0.0, "no samples: {latency}");
+    assert!(
+        fields[0] <= fields[2] && fields[2] <= fields[1],
+        "{latency}"
+    );
 }
