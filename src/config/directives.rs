@@ -649,4 +649,80 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
     },
+    Directive {
+        name: "replicaof",
+        default: "",
+        access: Access::Immutable,
+        doc: "Start as a replica of this primary: 'host port' (empty = start as a primary).",
+        get: |c| {
+            c.replicaof
+                .as_ref()
+                .map(|(h, p)| format!("{h} {p}"))
+                .unwrap_or_default()
+        },
+        set: |c, v| {
+            let words: Vec<&str> = v.split_whitespace().collect();
+            c.replicaof = match words[..] {
+                [] => None,
+                [host, port] => Some((host.to_string(), parse_int(port, 0, 65535)? as u16)),
+                _ => return Err("needs 'host port'".into()),
+            };
+            Ok(())
+        },
+    },
+    Directive {
+        name: "masterauth",
+        default: "",
+        access: Access::Mutable,
+        doc: "Password a replica sends to its primary with AUTH (empty = none).",
+        get: |c| c.masterauth.clone(),
+        set: |c, v| {
+            c.masterauth = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "masteruser",
+        default: "",
+        access: Access::Mutable,
+        doc: "User a replica authenticates as with its primary (empty = the default user).",
+        get: |c| c.masteruser.clone(),
+        set: |c, v| {
+            c.masteruser = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "replica-read-only",
+        default: "yes",
+        access: Access::Mutable,
+        doc: "A replica refuses writes from its own clients (only its primary writes).",
+        get: |c| yes_no(c.replica_read_only),
+        set: |c, v| {
+            c.replica_read_only = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "replica-serve-stale-data",
+        default: "yes",
+        access: Access::Mutable,
+        doc: "A replica whose link to its primary is down still answers (no = -MASTERDOWN for data commands).",
+        get: |c| yes_no(c.replica_serve_stale_data),
+        set: |c, v| {
+            c.replica_serve_stale_data = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "repl-timeout",
+        default: "60",
+        access: Access::Mutable,
+        doc: "Seconds without data from the primary after which a replica drops the link and reconnects.",
+        get: |c| c.repl_timeout.to_string(),
+        set: |c, v| {
+            c.repl_timeout = parse_int(v, 1, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
 ];

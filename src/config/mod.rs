@@ -96,6 +96,18 @@ pub struct Config {
     pub latency_tracking: bool,
     /// `latency-tracking-info-percentiles` shown by `INFO latencystats`.
     pub latency_tracking_info_percentiles: Vec<f64>,
+    /// `replicaof host port` at start-up (None = a primary).
+    pub replicaof: Option<(String, u16)>,
+    /// Password for the primary's AUTH (`masterauth`).
+    pub masterauth: String,
+    /// User for the primary's AUTH (`masteruser`; empty = the default user).
+    pub masteruser: String,
+    /// `replica-read-only`: refuse writes from normal clients on a replica.
+    pub replica_read_only: bool,
+    /// `replica-serve-stale-data`: answer while the link is down.
+    pub replica_serve_stale_data: bool,
+    /// `repl-timeout` in seconds.
+    pub repl_timeout: u64,
     /// The file the configuration was loaded from, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -195,6 +207,12 @@ impl Default for Config {
             latency_monitor_threshold: 0,
             latency_tracking: false,
             latency_tracking_info_percentiles: Vec::new(),
+            replicaof: None,
+            masterauth: String::new(),
+            masteruser: String::new(),
+            replica_read_only: true,
+            replica_serve_stale_data: true,
+            repl_timeout: 0,
             config_file: None,
         };
         for d in DIRECTIVES {

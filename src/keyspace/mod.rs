@@ -10,6 +10,7 @@
 
 pub mod dict;
 pub mod events;
+pub mod expiry;
 pub mod shard;
 pub mod value;
 

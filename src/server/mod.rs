@@ -80,6 +80,8 @@ pub struct Server {
     pub tcp_port: AtomicU16,
     /// Unix time (s) of the last successful save (start time until then).
     pub lastsave: AtomicU64,
+    /// Replication ids, offsets and the link to our primary.
+    pub replication: crate::replication::Replication,
     /// Snapshot state: the forked child, save outcomes, load counts.
     pub persistence: crate::persist::snapshot::Persistence,
     shutdown: Notify,
@@ -148,6 +150,7 @@ impl Server {
             tcp_port: AtomicU16::new(0),
             lastsave: AtomicU64::new(now_ms() / 1000),
             persistence: Default::default(),
+            replication: Default::default(),
             shutdown: Notify::new(),
         }
     }
@@ -303,6 +306,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     } else {
         crate::persist::snapshot::load_at_startup(&server)?;
     }
+    crate::replication::replica::init(&server);
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
     for listener in listeners {
