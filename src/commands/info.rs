@@ -2,7 +2,6 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
-use std::sync::OnceLock;
 
 use crate::command::{CmdResult, Command, Ctx, TableBuilder};
 use crate::server::stats::Stats;
