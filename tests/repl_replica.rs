@@ -1,0 +1,361 @@
+//! ferrokv as a replica of a real redis-server 7.0: full sync (diskless
+//! and disk-based RDB transfer) with every type and encoding, the live
+//! command stream, read-only refusals, partial resync after the primary
+//! drops the link, promotion and switching primaries at run time.
+
+mod common;
+mod rdb_common;
+
+use std::time::{Duration, Instant};
+
+use common::{Server, TIMEOUT};
+use rdb_common::{assert_same, populate, server_snapshot, Snapshot};
+
+/// Databases the comparisons look at (the fixture and tests use 0..=3).
+const DBS: usize = 4;
+
+/// A real redis-server primary that starts a sync at once; `diskless`
+/// picks the `$EOF:` transfer form, otherwise `$<len>`.
+fn primary(diskless: bool) -> Server {
+    let p = Server::start_redis();
+    let mut raw = p.raw();
+    let yes_no = if diskless { "yes" } else { "no" };
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "repl-diskless-sync", yes_no]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "repl-diskless-sync-delay", "0"]),
+        b"+OK\r\n"
+    );
+    p
+}
+
+fn replica_of(p: &Server) -> Server {
+    Server::start_with(&["--replicaof", &format!("127.0.0.1 {}", p.port)])
+}
+
+/// Polls `f` until it returns true, for at most [`TIMEOUT`].
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    while Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn info_field(raw: &mut common::Raw, section: &str, field: &str) -> String {
+    let info = raw.cmd_str(&["INFO", section]);
+    let prefix = format!("{field}:");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {field} in {info}"))
+        .to_string()
+}
+
+fn link_up(r: &Server) -> bool {
+    info_field(&mut r.raw(), "replication", "master_link_status") == "up"
+}
+
+/// Waits until the replica's data equals the primary's.
+fn wait_same(p: &Server, r: &Server) -> Snapshot {
+    let (mut pc, mut rc) = (p.client(), r.client());
+    let want = server_snapshot(&mut pc, DBS);
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let got = server_snapshot(&mut rc, DBS);
+        if got == want {
+            return got;
+        }
+        if Instant::now() >= deadline {
+            assert_same(&want, &got);
+            panic!("snapshots differ");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn full_sync_brings_everything(diskless: bool) {
+    let p = primary(diskless);
+    populate(&mut p.client());
+    let r = replica_of(&p);
+    wait_for("the link", || link_up(&r));
+    let snap = wait_same(&p, &r);
+    assert!(snap.len() > 20, "the fixture has every type");
+    assert!(snap.values().any(|v| v.2 > 0), "the fixture has TTLs");
+    let mut raw = p.raw();
+    assert_eq!(info_field(&mut raw, "stats", "sync_full"), "1");
+}
+
+#[test]
+fn full_sync_diskless_brings_every_type_encoding_and_ttl() {
+    full_sync_brings_everything(true);
+}
+
+#[test]
+fn full_sync_disk_based_brings_every_type_encoding_and_ttl() {
+    full_sync_brings_everything(false);
+}
+
+#[test]
+fn live_writes_of_every_kind_are_applied() {
+    let p = primary(true);
+    let r = replica_of(&p);
+    wait_for("the link", || link_up(&r));
+    let mut w = p.raw();
+    let writes: &[&[&str]] = &[
+        &["SET", "s", "v"],
+        &["SET", "n", "10"],
+        &["INCRBY", "n", "5"],
+        &["APPEND", "s", "w"],
+        &["SET", "ttl", "x", "EX", "1000"],
+        &["EXPIRE", "s", "500"],
+        &["RPUSH", "l", "a", "b", "c"],
+        &["LPOP", "l"],
+        &["HSET", "h", "f", "1", "g", "2"],
+        &["HINCRBYFLOAT", "h", "f", "1.5"],
+        &["SADD", "set", "1", "2", "x"],
+        &["SPOP", "set"],
+        &["ZADD", "z", "1", "a", "2", "b"],
+        &["ZINCRBY", "z", "5", "a"],
+        &["SET", "gone", "1"],
+        &["DEL", "gone"],
+        &["SELECT", "2"],
+        &["SET", "in2", "yes"],
+        &["SELECT", "0"],
+    ];
+    for cmd in writes {
+        let reply = w.cmd(cmd);
+        assert!(!reply.starts_with(b"-"), "{cmd:?}: {reply:?}");
+    }
+    // Big values cross the compact encodings on the replica too.
+    for i in 0..300 {
+        w.cmd(&["HSET", "bigh", &format!("f{i}"), &"v".repeat(i % 90)]);
+        w.cmd(&["ZADD", "bigz", &i.to_string(), &format!("m{i}")]);
+    }
+    assert_eq!(w.cmd(&["MULTI"]), b"+OK\r\n");
+    w.cmd(&["SET", "tx1", "a"]);
+    w.cmd(&["INCR", "tx2"]);
+    w.cmd(&["LPUSH", "l", "tx"]);
+    assert_eq!(w.cmd(&["EXEC"]), b"*3\r\n+OK\r\n:1\r\n:3\r\n");
+    w.cmd(&[
+        "EVAL",
+        "redis.call('SET', KEYS[1], ARGV[1]); redis.call('RPUSH', KEYS[2], ARGV[1]); return 1",
+        "2",
+        "lua1",
+        "lua2",
+        "fromlua",
+    ]);
+    wait_same(&p, &r);
+    let mut rr = r.raw();
+    assert_eq!(rr.cmd(&["GET", "lua1"]), b"$7\r\nfromlua\r\n");
+    assert_eq!(rr.cmd(&["SELECT", "2"]), b"+OK\r\n");
+    assert_eq!(rr.cmd(&["GET", "in2"]), b"$3\r\nyes\r\n");
+
+    assert_eq!(w.cmd(&["FLUSHALL"]), b"+OK\r\n");
+    wait_for("the flush", || rr.cmd(&["DBSIZE"]) == b":0\r\n");
+    assert_eq!(rr.cmd(&["SELECT", "0"]), b"+OK\r\n");
+    assert_eq!(rr.cmd(&["DBSIZE"]), b":0\r\n");
+
+    // The replica acknowledges what it applied: the primary sees the same
+    // offset for it as its own.
+    w.cmd(&["SET", "last", "1"]);
+    let own = info_field(&mut w, "replication", "master_repl_offset");
+    wait_for("the acknowledged offset", || {
+        info_field(&mut w, "replication", "slave0").contains(&format!("offset={own},"))
+    });
+    assert_eq!(
+        info_field(&mut rr, "replication", "master_repl_offset"),
+        own
+    );
+}
+
+#[test]
+fn a_read_only_replica_refuses_writes_from_its_clients() {
+    let p = primary(true);
+    let r = replica_of(&p);
+    wait_for("the link", || link_up(&r));
+    let mut rr = r.raw();
+    let readonly = b"-READONLY You can't write against a read only replica.\r\n";
+    assert_eq!(rr.cmd(&["SET", "a", "b"]), readonly);
+    assert_eq!(rr.cmd(&["DEL", "a"]), readonly);
+    assert_eq!(rr.cmd(&["GET", "a"]), b"$-1\r\n");
+    // Refused while queuing, so the transaction aborts.
+    assert_eq!(rr.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(rr.cmd(&["SET", "a", "b"]), readonly);
+    assert_eq!(
+        rr.cmd(&["EXEC"]),
+        b"-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    assert_eq!(
+        rr.cmd(&["CONFIG", "SET", "replica-read-only", "no"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(rr.cmd(&["SET", "a", "b"]), b"+OK\r\n");
+}
+
+#[test]
+fn stale_data_is_refused_while_the_link_is_down_when_asked() {
+    let p = primary(true);
+    let r = Server::start_with(&[
+        "--replicaof",
+        &format!("127.0.0.1 {}", common::free_port()),
+        "--replica-serve-stale-data",
+        "no",
+    ]);
+    let mut rr = r.raw();
+    assert_eq!(
+        rr.cmd(&["GET", "a"]),
+        b"-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
+    );
+    assert_eq!(
+        rr.cmd(&["PING"]),
+        b"-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
+    );
+    // Commands flagged stale (SELECT, INFO, REPLICAOF…) still run.
+    assert_eq!(rr.cmd(&["SELECT", "0"]), b"+OK\r\n");
+    assert_eq!(
+        rr.cmd(&["REPLICAOF", "127.0.0.1", &p.port.to_string()]),
+        b"+OK\r\n"
+    );
+    wait_for("the link", || link_up(&r));
+    assert_eq!(rr.cmd(&["GET", "a"]), b"$-1\r\n");
+}
+
+#[test]
+fn a_dropped_link_resumes_with_a_partial_resync() {
+    let p = primary(true);
+    let r = replica_of(&p);
+    wait_for("the link", || link_up(&r));
+    let mut w = p.raw();
+    w.cmd(&["SET", "before", "1"]);
+    wait_for("before", || r.raw().cmd(&["GET", "before"]) == b"$1\r\n1\r\n");
+    assert_eq!(info_field(&mut w, "stats", "sync_partial_ok"), "0");
+    assert_eq!(w.cmd(&["CLIENT", "KILL", "TYPE", "replica"]), b":1\r\n");
+    w.cmd(&["SET", "during", "2"]);
+    w.cmd(&["RPUSH", "l", "x"]);
+    wait_for("the partial resync", || {
+        info_field(&mut w, "stats", "sync_partial_ok") == "1"
+    });
+    assert_eq!(info_field(&mut w, "stats", "sync_full"), "1");
+    wait_same(&p, &r);
+    let mut rr = r.raw();
+    assert_eq!(rr.cmd(&["GET", "during"]), b"$1\r\n2\r\n");
+    let down = info_field(&mut rr, "replication", "master_link_status");
+    assert_eq!(down, "up");
+}
+
+#[test]
+fn replicaof_no_one_promotes_and_keeps_the_data() {
+    let p = primary(true);
+    let r = replica_of(&p);
+    wait_for("the link", || link_up(&r));
+    let mut w = p.raw();
+    w.cmd(&["SET", "k", "v"]);
+    let mut rr = r.raw();
+    wait_for("k", || rr.cmd(&["GET", "k"]) == b"$1\r\nv\r\n");
+    let replid = info_field(&mut rr, "replication", "master_replid");
+    let offset: i64 = info_field(&mut rr, "replication", "master_repl_offset")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        replid,
+        info_field(&mut w, "replication", "master_replid"),
+        "a replica takes its primary's history"
+    );
+    let role = rr.cmd(&["ROLE"]);
+    let want = format!(
+        "*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:{}\r\n$9\r\nconnected\r\n:{offset}\r\n",
+        p.port
+    );
+    assert_eq!(String::from_utf8_lossy(&role), want);
+
+    assert_eq!(rr.cmd(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
+    assert_eq!(info_field(&mut rr, "replication", "role"), "master");
+    assert_eq!(info_field(&mut rr, "replication", "master_replid2"), replid);
+    assert_ne!(info_field(&mut rr, "replication", "master_replid"), replid);
+    assert_eq!(
+        info_field(&mut rr, "replication", "second_repl_offset"),
+        (offset + 1).to_string()
+    );
+    assert_eq!(rr.cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+    assert_eq!(rr.cmd(&["SET", "k", "mine"]), b"+OK\r\n");
+    // No longer following: the old primary's writes stay there.
+    w.cmd(&["SET", "after", "1"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(rr.cmd(&["GET", "after"]), b"$-1\r\n");
+    assert_eq!(
+        rr.cmd(&["ROLE"]),
+        format!("*3\r\n$6\r\nmaster\r\n:{offset}\r\n*0\r\n").as_bytes()
+    );
+}
+
+#[test]
+fn replicaof_switches_primaries_at_run_time() {
+    let p1 = primary(true);
+    let p2 = primary(false);
+    p1.raw().cmd(&["SET", "from", "p1"]);
+    p2.raw().cmd(&["SET", "from", "p2"]);
+    p2.raw().cmd(&["SADD", "only2", "a"]);
+    let r = replica_of(&p1);
+    let mut rr = r.raw();
+    wait_for("p1's data", || rr.cmd(&["GET", "from"]) == b"$2\r\np1\r\n");
+    let p1_port = p1.port.to_string();
+    assert_eq!(
+        rr.cmd(&["REPLICAOF", "127.0.0.1", &p1_port]),
+        b"+OK Already connected to specified master\r\n"
+    );
+    assert_eq!(
+        rr.cmd(&["REPLICAOF", "127.0.0.1", &p2.port.to_string()]),
+        b"+OK\r\n"
+    );
+    wait_same(&p2, &r);
+    assert_eq!(
+        info_field(&mut rr, "replication", "master_port"),
+        p2.port.to_string()
+    );
+    p2.raw().cmd(&["SET", "live", "2"]);
+    wait_for("p2's stream", || rr.cmd(&["GET", "live"]) == b"$1\r\n2\r\n");
+}
+
+#[test]
+fn logically_expired_keys_are_hidden_until_the_primary_deletes_them() {
+    let p = primary(true);
+    let mut w = p.raw();
+    // The primary must not expire the key by itself before we look.
+    assert_eq!(w.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), b"+OK\r\n");
+    let r = replica_of(&p);
+    wait_for("the link", || link_up(&r));
+    let mut rr = r.raw();
+    w.cmd(&["SET", "k", "v", "PX", "300"]);
+    wait_for("k", || rr.cmd(&["DBSIZE"]) == b":1\r\n");
+    std::thread::sleep(Duration::from_millis(500));
+    // Expired for the replica's clients, but still there: only the
+    // primary's DEL removes it.
+    assert_eq!(rr.cmd(&["GET", "k"]), b"$-1\r\n");
+    assert_eq!(rr.cmd(&["EXISTS", "k"]), b":0\r\n");
+    assert_eq!(rr.cmd(&["DBSIZE"]), b":1\r\n");
+    assert_eq!(w.cmd(&["GET", "k"]), b"$-1\r\n");
+    wait_for("the primary's DEL", || rr.cmd(&["DBSIZE"]) == b":0\r\n");
+}
+
+#[test]
+fn replicaof_argument_errors_match_redis() {
+    let r = Server::start();
+    let mut rr = r.raw();
+    for port in ["abc", "99999", "-1"] {
+        assert_eq!(
+            rr.cmd(&["REPLICAOF", "127.0.0.1", port]),
+            b"-ERR Invalid master port\r\n"
+        );
+    }
+    assert_eq!(
+        rr.cmd(&["SLAVEOF", "127.0.0.1"]),
+        b"-ERR wrong number of arguments for 'slaveof' command\r\n"
+    );
+    assert_eq!(rr.cmd(&["REPLICAOF", "no", "one"]), b"+OK\r\n");
+    assert_eq!(rr.cmd(&["ROLE"]), b"*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n");
+}
