@@ -200,13 +200,13 @@ fn a_read_only_replica_refuses_writes_from_its_clients() {
 #[test]
 fn stale_data_is_refused_while_the_link_is_down_when_asked() {
     let p = primary(true);
-    let r = Server::start_with(&[
-        "--replicaof",
-        &format!("127.0.0.1 {}", common::free_port()),
-        "--replica-serve-stale-data",
-        "no",
-    ]);
+    let r = Server::start_with(&["--replicaof", &format!("127.0.0.1 {}", common::free_port())]);
     let mut rr = r.raw();
+    // Set after start-up: the harness's readiness PING would be refused.
+    assert_eq!(
+        rr.cmd(&["CONFIG", "SET", "replica-serve-stale-data", "no"]),
+        b"+OK\r\n"
+    );
     assert_eq!(
         rr.cmd(&["GET", "a"]),
         b"-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
@@ -232,7 +232,9 @@ fn a_dropped_link_resumes_with_a_partial_resync() {
     wait_for("the link", || link_up(&r));
     let mut w = p.raw();
     w.cmd(&["SET", "before", "1"]);
-    wait_for("before", || r.raw().cmd(&["GET", "before"]) == b"$1\r\n1\r\n");
+    wait_for("before", || {
+        r.raw().cmd(&["GET", "before"]) == b"$1\r\n1\r\n"
+    });
     assert_eq!(info_field(&mut w, "stats", "sync_partial_ok"), "0");
     assert_eq!(w.cmd(&["CLIENT", "KILL", "TYPE", "replica"]), b":1\r\n");
     w.cmd(&["SET", "during", "2"]);
@@ -325,19 +327,20 @@ fn replicaof_switches_primaries_at_run_time() {
 fn logically_expired_keys_are_hidden_until_the_primary_deletes_them() {
     let p = primary(true);
     let mut w = p.raw();
-    // The primary must not expire the key by itself before we look.
-    assert_eq!(w.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]), b"+OK\r\n");
     let r = replica_of(&p);
     wait_for("the link", || link_up(&r));
     let mut rr = r.raw();
     w.cmd(&["SET", "k", "v", "PX", "300"]);
     wait_for("k", || rr.cmd(&["DBSIZE"]) == b":1\r\n");
+    // A write pause stops the primary's expiry, so only time passes.
+    assert_eq!(w.cmd(&["CLIENT", "PAUSE", "5000", "WRITE"]), b"+OK\r\n");
     std::thread::sleep(Duration::from_millis(500));
     // Expired for the replica's clients, but still there: only the
     // primary's DEL removes it.
     assert_eq!(rr.cmd(&["GET", "k"]), b"$-1\r\n");
     assert_eq!(rr.cmd(&["EXISTS", "k"]), b":0\r\n");
     assert_eq!(rr.cmd(&["DBSIZE"]), b":1\r\n");
+    assert_eq!(w.cmd(&["CLIENT", "UNPAUSE"]), b"+OK\r\n");
     assert_eq!(w.cmd(&["GET", "k"]), b"$-1\r\n");
     wait_for("the primary's DEL", || rr.cmd(&["DBSIZE"]) == b":0\r\n");
 }

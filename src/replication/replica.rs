@@ -129,7 +129,11 @@ pub fn become_replica(server: &Server, host: String, port: u16) {
         generation,
         task: Some(task.abort_handle()),
     });
-    tracing::info!("Connecting to MASTER {}:{}", st.primary.as_ref().map_or("", |l| &l.host), port);
+    tracing::info!(
+        "Connecting to MASTER {}:{}",
+        st.primary.as_ref().map_or("", |l| &l.host),
+        port
+    );
 }
 
 /// REPLICAOF NO ONE: drops the link and starts a new history, keeping the
@@ -289,7 +293,10 @@ async fn session(server: &Server, host: &str, port: u16, generation: u64) -> Res
     let pong = s.call(&[b"PING"]).await?;
     // A primary requiring a password answers PING with NOAUTH: AUTH follows.
     if pong.starts_with(b"-") && !pong.starts_with(b"-NOAUTH") && !pong.starts_with(b"-NOPERM") {
-        return Err(format!("Error reply to PING from master: '{}'", text(&pong)));
+        return Err(format!(
+            "Error reply to PING from master: '{}'",
+            text(&pong)
+        ));
     }
     let (user, pass) = {
         let c = server.config.read();
@@ -307,8 +314,12 @@ async fn session(server: &Server, host: &str, port: u16, generation: u64) -> Res
     }
     let our_port = server.tcp_port.load(std::sync::atomic::Ordering::Relaxed);
     // Errors are tolerated, as Redis does: old primaries don't know these.
-    s.call(&[b"REPLCONF", b"listening-port", our_port.to_string().as_bytes()])
-        .await?;
+    s.call(&[
+        b"REPLCONF",
+        b"listening-port",
+        our_port.to_string().as_bytes(),
+    ])
+    .await?;
     s.call(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
         .await?;
     let (replid, offset) = {
@@ -316,7 +327,11 @@ async fn session(server: &Server, host: &str, port: u16, generation: u64) -> Res
         (st.replid.clone(), st.offset)
     };
     let reply = s
-        .call(&[b"PSYNC", replid.as_bytes(), (offset + 1).to_string().as_bytes()])
+        .call(&[
+            b"PSYNC",
+            replid.as_bytes(),
+            (offset + 1).to_string().as_bytes(),
+        ])
         .await?;
     let words: Vec<&[u8]> = reply.split(|&b| b == b' ').collect();
     match words[0] {
@@ -363,11 +378,21 @@ async fn full_sync(s: &mut Session<'_>, replid: &str, offset: i64) -> Result<(),
     let header = s.line().await?;
     let header = header
         .strip_prefix(b"$")
-        .ok_or_else(|| format!("Bad protocol from MASTER, the first byte is not '$': {}", text(&header)))?
+        .ok_or_else(|| {
+            format!(
+                "Bad protocol from MASTER, the first byte is not '$': {}",
+                text(&header)
+            )
+        })?
         .to_vec();
-    let tmp = format!("temp-{}.{}.rdb", std::process::id(), crate::util::time::now_ms());
-    let mut file = std::fs::File::create(&tmp)
-        .map_err(|e| format!("Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}"))?;
+    let tmp = format!(
+        "temp-{}.{}.rdb",
+        std::process::id(),
+        crate::util::time::now_ms()
+    );
+    let mut file = std::fs::File::create(&tmp).map_err(|e| {
+        format!("Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}")
+    })?;
     let received = receive_rdb(s, &header, &mut file).await;
     drop(file);
     let data = received.and_then(|()| {
@@ -441,16 +466,21 @@ fn load_dataset(server: &Server, data: &[u8]) -> Result<(), String> {
     let old: Vec<_> = (0..ks.db_count()).map(|db| ks.take_db(db)).collect();
     drop(old);
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
-    rdb::load_bytes(data, ks, &opts)
-        .map(|_| ())
-        .map_err(|e| format!("Failed trying to load the MASTER synchronization DB from socket: {e}"))
+    rdb::load_bytes(data, ks, &opts).map(|_| ()).map_err(|e| {
+        format!("Failed trying to load the MASTER synchronization DB from socket: {e}")
+    })
 }
 
 /// Applies the primary's commands as they come, counting their bytes into
 /// our offset, and acknowledges the offset every second and on GETACK.
 async fn stream_commands(s: &mut Session<'_>) -> Result<(), String> {
     let server = s.server;
-    let mut client = Loader::new(server, "master");
+    let addr = s
+        .stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let mut client = Loader::new(server, &addr);
     let mut ack = tokio::time::interval(Duration::from_secs(1));
     loop {
         let mut pos = 0;
@@ -478,7 +508,8 @@ async fn stream_commands(s: &mut Session<'_>) -> Result<(), String> {
         }
         s.buf.drain(..pos);
         for off in getacks {
-            s.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]).await?;
+            s.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()])
+                .await?;
         }
         tokio::select! {
             read = s.fill() => {
@@ -510,7 +541,9 @@ pub fn info_fields(server: &Server, out: &mut String) -> bool {
         link.host,
         link.port,
         if up { "up" } else { "down" },
-        link.last_io.filter(|_| up).map_or(-1, |t| t.elapsed().as_secs() as i64),
+        link.last_io
+            .filter(|_| up)
+            .map_or(-1, |t| t.elapsed().as_secs() as i64),
         (link.state == LinkState::Sync) as u8,
         link.read_offset.max(st.offset),
         st.offset,
