@@ -118,6 +118,8 @@ pub fn become_replica(server: &Server, host: String, port: u16) {
         None => (1, None),
     };
     expiry::set_replica(true);
+    // CONFIG GET/REWRITE show the current primary, as Redis's do.
+    server.config.write().replicaof = Some((host.clone(), port));
     let task = tokio::spawn(run_link(shared, host.clone(), port, generation));
     st.primary = Some(Link {
         host,
@@ -147,6 +149,7 @@ pub fn become_primary(server: &Server) {
         task.abort();
     }
     expiry::set_replica(false);
+    server.config.write().replicaof = None;
     let old = std::mem::replace(&mut st.replid, new_replid());
     st.replid2 = old;
     st.second_offset = st.offset + 1;
