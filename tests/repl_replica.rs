@@ -362,3 +362,93 @@ fn replicaof_argument_errors_match_redis() {
     assert_eq!(rr.cmd(&["REPLICAOF", "no", "one"]), b"+OK\r\n");
     assert_eq!(rr.cmd(&["ROLE"]), b"*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n");
 }
+
+/// Reads one command the replica sent to a scripted primary.
+fn read_command(con: &mut std::net::TcpStream, buf: &mut Vec<u8>) -> Vec<String> {
+    use std::io::Read;
+    loop {
+        if let Some(n) = common::frame_len(buf) {
+            let frame: Vec<u8> = buf.drain(..n).collect();
+            // "*N", then "$len" and the argument in turn.
+            return String::from_utf8_lossy(&frame)
+                .split("\r\n")
+                .skip(2)
+                .step_by(2)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string)
+                .collect();
+        }
+        let mut chunk = [0u8; 4096];
+        let n = con.read(&mut chunk).expect("read from the replica");
+        assert!(n > 0, "the replica closed the link");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Accepts the replica's connection and answers its handshake up to
+/// PSYNC, which it returns.
+fn handshake(listener: &std::net::TcpListener) -> (std::net::TcpStream, Vec<u8>, Vec<String>) {
+    use std::io::Write;
+    let (mut con, _) = listener.accept().expect("the replica connects");
+    con.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut buf = Vec::new();
+    assert_eq!(read_command(&mut con, &mut buf), ["PING"]);
+    con.write_all(b"+PONG\r\n").unwrap();
+    let conf = read_command(&mut con, &mut buf);
+    assert_eq!(conf[..2], ["REPLCONF", "listening-port"]);
+    con.write_all(b"+OK\r\n").unwrap();
+    assert_eq!(
+        read_command(&mut con, &mut buf),
+        ["REPLCONF", "capa", "eof", "capa", "psync2"]
+    );
+    con.write_all(b"+OK\r\n").unwrap();
+    let psync = read_command(&mut con, &mut buf);
+    (con, buf, psync)
+}
+
+#[test]
+fn diskless_stream_after_the_mark_getack_and_repl_timeout() {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let r = Server::start_with(&[
+        "--replicaof",
+        &format!("127.0.0.1 {port}"),
+        "--repl-timeout",
+        "1",
+    ]);
+    let (mut con, mut buf, psync) = handshake(&listener);
+    assert_eq!(psync[0], "PSYNC");
+    let replid = "a".repeat(40);
+    let mark = "m".repeat(40);
+    // An empty RDB (checksum 0 = not checked), the mark, then at once the
+    // command stream in the same write.
+    let set = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n";
+    let mut out = format!("+FULLRESYNC {replid} 100\r\n$EOF:{mark}\r\n").into_bytes();
+    out.extend_from_slice(b"REDIS0010\xff\0\0\0\0\0\0\0\0");
+    out.extend_from_slice(mark.as_bytes());
+    out.extend_from_slice(set);
+    out.extend_from_slice(b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n");
+    con.write_all(&out).unwrap();
+    let applied = 100 + set.len();
+    // ACKs every second and for GETACK, all at the applied offset (the
+    // GETACK itself not counted).
+    loop {
+        let ack = read_command(&mut con, &mut buf);
+        assert_eq!(ack[..2], ["REPLCONF", "ACK"]);
+        if ack[2] == applied.to_string() {
+            break;
+        }
+        assert_eq!(
+            ack[2], "100",
+            "only the first periodic ACK may precede the stream"
+        );
+    }
+    assert_eq!(r.raw().cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+    // Silence longer than repl-timeout: the replica reconnects and offers
+    // the history it has, one byte past the GETACK.
+    let after_getack = applied + 37;
+    let (_con2, _, psync) = handshake(&listener);
+    assert_eq!(psync, ["PSYNC", &replid, &(after_getack + 1).to_string()]);
+    assert_eq!(r.raw().cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+}

@@ -214,6 +214,8 @@ struct Session<'a> {
     buf: Vec<u8>,
     timeout: Duration,
     generation: u64,
+    /// When data last arrived, for `repl-timeout` while streaming.
+    last_io: Instant,
 }
 
 impl Session<'_> {
@@ -222,12 +224,13 @@ impl Session<'_> {
         let mut chunk = [0u8; 64 * 1024];
         let n = tokio::time::timeout(self.timeout, self.stream.read(&mut chunk))
             .await
-            .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
+            .map_err(|_| "MASTER timeout: no data nor PING received...".to_string())?
             .map_err(|e| format!("Error reading from MASTER: {e}"))?;
         if n == 0 {
             return Err("Connection with master lost.".into());
         }
         self.buf.extend_from_slice(&chunk[..n]);
+        self.last_io = Instant::now();
         with_link(self.server, self.generation, |l, _| {
             l.last_io = Some(Instant::now())
         });
@@ -291,6 +294,7 @@ async fn session(server: &Server, host: &str, port: u16, generation: u64) -> Res
         buf: Vec::new(),
         timeout,
         generation,
+        last_io: Instant::now(),
     };
     with_link(server, generation, |l, _| l.state = LinkState::Handshake);
     let pong = s.call(&[b"PING"]).await?;
@@ -422,20 +426,18 @@ async fn receive_rdb(
         if mark.len() != 40 {
             return Err("Bad EOF mark from MASTER".into());
         }
-        // Everything up to the mark is the RDB; the last 40 bytes seen are
-        // kept back until more data proves they are not the mark.
+        // Everything up to the mark is the RDB (a random 40-byte mark does
+        // not occur inside it); whatever follows it is the command stream.
         loop {
-            if s.buf.len() >= 40 && s.buf.ends_with(mark) {
-                let body = s.buf.len() - 40;
-                file.write_all(&s.buf[..body]).map_err(write_err)?;
-                s.buf.clear();
+            if let Some(at) = s.buf.windows(40).position(|w| w == mark) {
+                file.write_all(&s.buf[..at]).map_err(write_err)?;
+                s.buf.drain(..at + 40);
                 return Ok(());
             }
-            if s.buf.len() > 40 {
-                let body = s.buf.len() - 40;
-                file.write_all(&s.buf[..body]).map_err(write_err)?;
-                s.buf.drain(..body);
-            }
+            // The tail may hold the start of the mark: keep it back.
+            let body = s.buf.len().saturating_sub(39);
+            file.write_all(&s.buf[..body]).map_err(write_err)?;
+            s.buf.drain(..body);
             s.fill().await?;
         }
     }
@@ -520,6 +522,11 @@ async fn stream_commands(s: &mut Session<'_>) -> Result<(), String> {
                 with_link(server, s.generation, |l, _| l.read_offset += n);
             }
             _ = ack.tick() => {
+                // The read above restarts its timeout at every tick, so
+                // silence is measured here (the primary PINGs every 10 s).
+                if s.last_io.elapsed() > s.timeout {
+                    return Err("MASTER timeout: no data nor PING received...".into());
+                }
                 let off = server.replication.state.lock().offset;
                 s.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]).await?;
             }
