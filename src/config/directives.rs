@@ -660,15 +660,7 @@ pub static DIRECTIVES: &[Directive] = &[
                 .map(|(h, p)| format!("{h} {p}"))
                 .unwrap_or_default()
         },
-        set: |c, v| {
-            let words: Vec<&str> = v.split_whitespace().collect();
-            c.replicaof = match words[..] {
-                [] => None,
-                [host, port] => Some((host.to_string(), parse_int(port, 0, 65535)? as u16)),
-                _ => return Err("needs 'host port'".into()),
-            };
-            Ok(())
-        },
+        set: set_replicaof,
     },
     Directive {
         name: "masterauth",
@@ -725,4 +717,50 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
     },
+    Directive {
+        name: "slaveof",
+        default: "",
+        access: Access::Immutable,
+        doc: "Alias of replicaof.",
+        get: |c| {
+            c.replicaof
+                .as_ref()
+                .map(|(h, p)| format!("{h} {p}"))
+                .unwrap_or_default()
+        },
+        set: |c, v| set_replicaof(c, v),
+    },
+    Directive {
+        name: "slave-read-only",
+        default: "yes",
+        access: Access::Mutable,
+        doc: "Alias of replica-read-only.",
+        get: |c| yes_no(c.replica_read_only),
+        set: |c, v| {
+            c.replica_read_only = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "slave-serve-stale-data",
+        default: "yes",
+        access: Access::Mutable,
+        doc: "Alias of replica-serve-stale-data.",
+        get: |c| yes_no(c.replica_serve_stale_data),
+        set: |c, v| {
+            c.replica_serve_stale_data = parse_bool(v)?;
+            Ok(())
+        },
+    },
 ];
+
+/// `replicaof host port`; empty = a primary.
+fn set_replicaof(c: &mut Config, v: &str) -> Result<(), String> {
+    let words: Vec<&str> = v.split_whitespace().collect();
+    c.replicaof = match words[..] {
+        [] => None,
+        [host, port] => Some((host.to_string(), parse_int(port, 0, 65535)? as u16)),
+        _ => return Err("needs 'host port'".into()),
+    };
+    Ok(())
+}
