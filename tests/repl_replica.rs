@@ -248,6 +248,26 @@ fn a_dropped_link_resumes_with_a_partial_resync() {
     assert_eq!(rr.cmd(&["GET", "during"]), b"$1\r\n2\r\n");
     let down = info_field(&mut rr, "replication", "master_link_status");
     assert_eq!(down, "up");
+
+    // Killing the primary's client on the replica side does the same.
+    let list = rr.cmd_str(&["CLIENT", "LIST"]);
+    let primary_addr = format!("addr=127.0.0.1:{} ", p.port);
+    let id = list
+        .lines()
+        .find(|l| l.contains(&primary_addr))
+        .and_then(|l| l.strip_prefix("id="))
+        .and_then(|l| l.split(' ').next())
+        .unwrap_or_else(|| panic!("no client for the primary in {list}"))
+        .to_string();
+    assert_eq!(rr.cmd(&["CLIENT", "KILL", "ID", &id]), b":1\r\n");
+    w.cmd(&["SET", "after_kill", "3"]);
+    wait_for("the second partial resync", || {
+        info_field(&mut w, "stats", "sync_partial_ok") == "2"
+    });
+    wait_for("after_kill", || {
+        rr.cmd(&["GET", "after_kill"]) == b"$1\r\n3\r\n"
+    });
+    assert_eq!(info_field(&mut w, "stats", "sync_full"), "1");
 }
 
 #[test]

@@ -486,6 +486,7 @@ async fn stream_commands(s: &mut Session<'_>) -> Result<(), String> {
         .map(|a| a.to_string())
         .unwrap_or_default();
     let mut client = Loader::new(server, &addr);
+    let handle = client.handle();
     let mut ack = tokio::time::interval(Duration::from_secs(1));
     loop {
         let mut pos = 0;
@@ -521,6 +522,7 @@ async fn stream_commands(s: &mut Session<'_>) -> Result<(), String> {
                 let n = read? as i64;
                 with_link(server, s.generation, |l, _| l.read_offset += n);
             }
+            _ = handle.killed() => return Err("Connection with master lost (CLIENT KILL).".into()),
             _ = ack.tick() => {
                 // The read above restarts its timeout at every tick, so
                 // silence is measured here (the primary PINGs every 10 s).

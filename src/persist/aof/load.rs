@@ -127,6 +127,11 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
+    /// The client's entry in the client list (CLIENT KILL reaches it there).
+    pub(crate) fn handle(&self) -> Arc<crate::server::clients::ClientHandle> {
+        self.client.handle.clone()
+    }
+
     fn in_multi(&self) -> bool {
         self.client.multi.is_some()
     }
