@@ -88,6 +88,12 @@ fn full_sync_brings_everything(diskless: bool) {
     assert!(snap.values().any(|v| v.2 > 0), "the fixture has TTLs");
     let mut raw = p.raw();
     assert_eq!(info_field(&mut raw, "stats", "sync_full"), "1");
+    // The received RDB became our snapshot file, no temporary file left.
+    let files: Vec<String> = std::fs::read_dir(&r.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files, ["dump.rdb"]);
 }
 
 #[test]
@@ -471,4 +477,36 @@ fn diskless_stream_after_the_mark_getack_and_repl_timeout() {
     let (_con2, _, psync) = handshake(&listener);
     assert_eq!(psync, ["PSYNC", &replid, &(after_getack + 1).to_string()]);
     assert_eq!(r.raw().cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+}
+
+#[test]
+fn a_replica_with_the_aof_on_persists_the_synchronised_data() {
+    let p = primary(true);
+    populate(&mut p.client());
+    let dir = common::scratch_dir("replica-aof");
+    let dir_arg = dir.to_str().unwrap().to_string();
+    let want = {
+        let r = Server::start_with(&[
+            "--dir",
+            &dir_arg,
+            "--appendonly",
+            "yes",
+            "--replicaof",
+            &format!("127.0.0.1 {}", p.port),
+        ]);
+        wait_for("the link", || link_up(&r));
+        p.raw().cmd(&["SET", "streamed", "1"]);
+        let snap = wait_same(&p, &r);
+        let mut rr = r.raw();
+        wait_for("the AOF rewrite", || {
+            info_field(&mut rr, "persistence", "aof_rewrite_in_progress") == "0"
+                && info_field(&mut rr, "persistence", "aof_rewrites") == "1"
+        });
+        snap
+    };
+    // Restarted as a primary on the same files: everything is there.
+    let again = Server::start_with(&["--dir", &dir_arg, "--appendonly", "yes"]);
+    assert_same(&want, &server_snapshot(&mut again.client(), DBS));
+    drop(again);
+    let _ = std::fs::remove_dir_all(&dir);
 }

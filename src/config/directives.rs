@@ -216,7 +216,7 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "rdb-del-sync-files",
         default: "no",
         access: Access::Mutable,
-        doc: "Delete RDB files made only for replication (accepted for compatibility; ferrokv makes none).",
+        doc: "A replica deletes the RDB received from its primary when neither save points nor the AOF persist the data.",
         get: |c| yes_no(c.rdb_del_sync_files),
         set: |c, v| {
             c.rdb_del_sync_files = parse_bool(v)?;

@@ -61,8 +61,8 @@ pub struct Config {
     pub rdbchecksum: bool,
     /// Refuse writes while the last background save failed.
     pub stop_writes_on_bgsave_error: bool,
-    /// Delete RDB files used only for replication (accepted for
-    /// compatibility: ferrokv writes none).
+    /// Delete the RDB a replica received from its primary when neither
+    /// save points nor the AOF persist the data.
     pub rdb_del_sync_files: bool,
     /// Maximum simultaneous clients.
     pub maxclients: u64,

@@ -402,12 +402,14 @@ async fn full_sync(s: &mut Session<'_>, replid: &str, offset: i64) -> Result<(),
     })?;
     let received = receive_rdb(s, &header, &mut file).await;
     drop(file);
-    let data = received.and_then(|()| {
-        std::fs::read(&tmp).map_err(|e| format!("Can't read the received RDB: {e}"))
-    });
-    let _ = std::fs::remove_file(&tmp);
-    let data = data?;
-    load_dataset(s.server, &data)?;
+    let loaded = received
+        .and_then(|()| std::fs::read(&tmp).map_err(|e| format!("Can't read the received RDB: {e}")))
+        .and_then(|data| load_dataset(s.server, &data));
+    if let Err(e) = loaded {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    keep_sync_file(s.server, &tmp);
     let mut st = s.server.replication.state.lock();
     st.replid = replid.to_string();
     st.replid2 = "0".repeat(40);
@@ -457,6 +459,22 @@ async fn receive_rdb(
     }
 }
 
+/// The received RDB becomes our snapshot file, as Redis renames it over
+/// `dbfilename`; with `rdb-del-sync-files` and no persistence it goes.
+fn keep_sync_file(server: &Server, tmp: &str) {
+    let (name, delete) = {
+        let c = server.config.read();
+        let persistent = c.appendonly || !c.save.is_empty();
+        (c.dbfilename.clone(), c.rdb_del_sync_files && !persistent)
+    };
+    if delete {
+        let _ = std::fs::remove_file(tmp);
+    } else if let Err(e) = std::fs::rename(tmp, &name) {
+        tracing::warn!("Failed trying to rename the temp DB into {name} in MASTER <-> REPLICA synchronization: {e}");
+        let _ = std::fs::remove_file(tmp);
+    }
+}
+
 /// Flushes every database and loads the primary's RDB, with the keyspace
 /// gate held so no client sees a half-loaded dataset.
 fn load_dataset(server: &Server, data: &[u8]) -> Result<(), String> {
@@ -471,9 +489,17 @@ fn load_dataset(server: &Server, data: &[u8]) -> Result<(), String> {
     let old: Vec<_> = (0..ks.db_count()).map(|db| ks.take_db(db)).collect();
     drop(old);
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
-    rdb::load_bytes(data, ks, &opts).map(|_| ()).map_err(|e| {
+    rdb::load_bytes(data, ks, &opts).map_err(|e| {
         format!("Failed trying to load the MASTER synchronization DB from socket: {e}")
-    })
+    })?;
+    // The AOF must start again from the new dataset, which no command
+    // produced: a rewrite gives it a base holding it.
+    if server.config.read().appendonly {
+        if let Err(e) = crate::persist::aof::rewrite::bgrewriteaof(server) {
+            tracing::warn!("Failed to restart the AOF after the synchronization: {e}");
+        }
+    }
+    Ok(())
 }
 
 /// Applies the primary's commands as they come, counting their bytes into
