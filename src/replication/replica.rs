@@ -60,6 +60,9 @@ pub struct Link {
     /// Bytes of the stream received (`slave_read_repl_offset`), ahead of
     /// the applied offset by what is buffered.
     pub read_offset: i64,
+    /// RDB bytes announced (0 for the diskless form, whose size is not
+    /// known) and received so far, while the state is `Sync`.
+    pub transfer: (i64, i64),
     /// Identifies the link task, so a replaced task never updates state.
     generation: u64,
     task: Option<AbortHandle>,
@@ -128,6 +131,7 @@ pub fn become_replica(server: &Server, host: String, port: u16) {
         last_io: None,
         down_since,
         read_offset: st.offset,
+        transfer: (0, 0),
         generation,
         task: Some(task.abort_handle()),
     });
@@ -424,21 +428,28 @@ async fn receive_rdb(
     file: &mut std::fs::File,
 ) -> Result<(), String> {
     let write_err = |e: std::io::Error| format!("Write error writing to the RDB file: {e}");
+    let mut save = |s: &Session<'_>, bytes: &[u8]| {
+        file.write_all(bytes).map_err(write_err)?;
+        let n = bytes.len() as i64;
+        with_link(s.server, s.generation, |l, _| l.transfer.1 += n);
+        Ok::<(), String>(())
+    };
     if let Some(mark) = header.strip_prefix(b"EOF:") {
         if mark.len() != 40 {
             return Err("Bad EOF mark from MASTER".into());
         }
+        with_link(s.server, s.generation, |l, _| l.transfer = (0, 0));
         // Everything up to the mark is the RDB (a random 40-byte mark does
         // not occur inside it); whatever follows it is the command stream.
         loop {
             if let Some(at) = s.buf.windows(40).position(|w| w == mark) {
-                file.write_all(&s.buf[..at]).map_err(write_err)?;
+                save(s, &s.buf[..at])?;
                 s.buf.drain(..at + 40);
                 return Ok(());
             }
             // The tail may hold the start of the mark: keep it back.
             let body = s.buf.len().saturating_sub(39);
-            file.write_all(&s.buf[..body]).map_err(write_err)?;
+            save(s, &s.buf[..body])?;
             s.buf.drain(..body);
             s.fill().await?;
         }
@@ -446,10 +457,11 @@ async fn receive_rdb(
     let len = crate::util::num::parse_i64(header)
         .and_then(|n| usize::try_from(n).ok())
         .ok_or_else(|| format!("Bad RDB length from MASTER: {}", text(header)))?;
+    with_link(s.server, s.generation, |l, _| l.transfer = (len as i64, 0));
     let mut left = len;
     loop {
         let take = left.min(s.buf.len());
-        file.write_all(&s.buf[..take]).map_err(write_err)?;
+        save(s, &s.buf[..take])?;
         s.buf.drain(..take);
         left -= take;
         if left == 0 {
@@ -586,6 +598,22 @@ pub fn info_fields(server: &Server, out: &mut String) -> bool {
         link.read_offset.max(st.offset),
         st.offset,
     );
+    if link.state == LinkState::Sync {
+        let (size, read) = link.transfer;
+        let perc = if size > 0 {
+            read as f64 * 100.0 / size as f64
+        } else {
+            0.0
+        };
+        let _ = write!(
+            out,
+            "master_sync_total_bytes:{size}\r\nmaster_sync_read_bytes:{read}\r\n\
+             master_sync_left_bytes:{}\r\nmaster_sync_perc:{perc:.2}\r\n\
+             master_sync_last_io_seconds_ago:{}\r\n",
+            size - read,
+            link.last_io.map_or(0, |t| t.elapsed().as_secs())
+        );
+    }
     if !up {
         let _ = write!(
             out,
