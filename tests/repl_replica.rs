@@ -527,13 +527,11 @@ fn info_and_role_show_a_transfer_in_progress() {
             .contains("master_sync_read_bytes:40\r\n")
     });
     let info = rr.cmd_str(&["INFO", "replication"]);
-    let want = concat!(
-        "master_link_status:down\r\nmaster_last_io_seconds_ago:-1\r\n\
+    let want = "master_link_status:down\r\nmaster_last_io_seconds_ago:-1\r\n\
          master_sync_in_progress:1\r\nslave_read_repl_offset:0\r\nslave_repl_offset:0\r\n\
          master_sync_total_bytes:100\r\nmaster_sync_read_bytes:40\r\n\
          master_sync_left_bytes:60\r\nmaster_sync_perc:40.00\r\n\
-         master_sync_last_io_seconds_ago:0\r\nmaster_link_down_since_seconds:-1\r\n"
-    );
+         master_sync_last_io_seconds_ago:0\r\nmaster_link_down_since_seconds:-1\r\n";
     assert!(info.contains(want), "{info}");
     assert_eq!(
         rr.cmd_str(&["ROLE"]),
