@@ -538,3 +538,57 @@ fn info_and_role_show_a_transfer_in_progress() {
         format!("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:{port}\r\n$4\r\nsync\r\n:-1\r\n")
     );
 }
+
+#[test]
+fn masterauth_and_masteruser_authenticate_with_the_primary() {
+    let p = primary(true);
+    let mut w = p.raw();
+    assert_eq!(
+        w.cmd(&["ACL", "SETUSER", "repl", "on", ">userpass", "+@all", "~*"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        w.cmd(&["CONFIG", "SET", "requirepass", "secret"]),
+        b"+OK\r\n"
+    );
+    w.cmd(&["SET", "k", "v"]);
+    // The default user's password.
+    let r1 = Server::start_with(&[
+        "--replicaof",
+        &format!("127.0.0.1 {}", p.port),
+        "--masterauth",
+        "secret",
+    ]);
+    wait_for("the link with masterauth", || link_up(&r1));
+    wait_for("k", || r1.raw().cmd(&["GET", "k"]) == b"$1\r\nv\r\n");
+    // A named user.
+    let r2 = Server::start_with(&[
+        "--replicaof",
+        &format!("127.0.0.1 {}", p.port),
+        "--masteruser",
+        "repl",
+        "--masterauth",
+        "userpass",
+    ]);
+    wait_for("the link with masteruser", || link_up(&r2));
+    // A wrong password never gets the link up.
+    let r3 = Server::start_with(&[
+        "--replicaof",
+        &format!("127.0.0.1 {}", p.port),
+        "--masterauth",
+        "wrong",
+    ]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut raw3 = r3.raw();
+    assert_eq!(
+        info_field(&mut raw3, "replication", "master_link_status"),
+        "down"
+    );
+    assert_eq!(raw3.cmd(&["GET", "k"]), b"$-1\r\n");
+    // Fixed at run time, the next attempt succeeds.
+    assert_eq!(
+        raw3.cmd(&["CONFIG", "SET", "masterauth", "secret"]),
+        b"+OK\r\n"
+    );
+    wait_for("the link after fixing masterauth", || link_up(&r3));
+}
