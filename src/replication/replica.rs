@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,9 @@ pub struct Link {
     task: Option<AbortHandle>,
 }
 
+/// Source of link task identities.
+static GENERATION: AtomicU64 = AtomicU64::new(1);
+
 const READONLY: &[u8] = b"READONLY You can't write against a read only replica.";
 const MASTERDOWN: &[u8] =
     b"MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
@@ -111,18 +115,19 @@ pub fn become_replica(server: &Server, host: String, port: u16) {
         return;
     };
     let mut st = server.replication.state.lock();
-    let (generation, down_since) = match st.primary.take() {
-        Some(old) => {
-            if let Some(task) = old.task {
-                task.abort();
-            }
-            (old.generation + 1, old.down_since)
+    let down_since = st.primary.take().and_then(|old| {
+        if let Some(task) = old.task {
+            task.abort();
         }
-        None => (1, None),
-    };
+        old.down_since
+    });
+    // Never reused, so an aborted task still finishing a synchronous step
+    // can't update the new link's state.
+    let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
     expiry::set_replica(true);
     // CONFIG GET/REWRITE show the current primary, as Redis's do.
     server.config.write().replicaof = Some((host.clone(), port));
+    tracing::info!("Connecting to MASTER {host}:{port}");
     let task = tokio::spawn(run_link(shared, host.clone(), port, generation));
     st.primary = Some(Link {
         host,
@@ -135,11 +140,6 @@ pub fn become_replica(server: &Server, host: String, port: u16) {
         generation,
         task: Some(task.abort_handle()),
     });
-    tracing::info!(
-        "Connecting to MASTER {}:{}",
-        st.primary.as_ref().map_or("", |l| &l.host),
-        port
-    );
 }
 
 /// REPLICAOF NO ONE: drops the link and starts a new history, keeping the
@@ -196,9 +196,8 @@ fn with_link(server: &Server, generation: u64, f: impl FnOnce(&mut Link, &mut i6
 /// reconnects after a second whenever the link breaks.
 async fn run_link(server: Arc<Server>, host: String, port: u16, generation: u64) {
     loop {
-        match session(&server, &host, port, generation).await {
-            Ok(()) => {}
-            Err(e) => tracing::warn!("Replication link with MASTER {host}:{port}: {e}"),
+        if let Err(e) = session(&server, &host, port, generation).await {
+            tracing::warn!("Replication link with MASTER {host}:{port}: {e}");
         }
         with_link(&server, generation, |link, _| {
             if link.state == LinkState::Connected {
@@ -323,7 +322,7 @@ async fn session(server: &Server, host: &str, port: u16, generation: u64) -> Res
             return Err(format!("Unable to AUTH to MASTER: {}", text(&reply)));
         }
     }
-    let our_port = server.tcp_port.load(std::sync::atomic::Ordering::Relaxed);
+    let our_port = server.tcp_port.load(Ordering::Relaxed);
     // Errors are tolerated, as Redis does: old primaries don't know these.
     s.call(&[
         b"REPLCONF",
