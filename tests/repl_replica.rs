@@ -592,3 +592,24 @@ fn masterauth_and_masteruser_authenticate_with_the_primary() {
     );
     wait_for("the link after fixing masterauth", || link_up(&r3));
 }
+
+#[test]
+fn a_primary_without_its_own_link_is_retried_until_it_can_serve() {
+    // A real redis-server that is itself a replica with a dead link
+    // answers PSYNC with -NOMASTERLINK.
+    let p = primary(true);
+    let mut w = p.raw();
+    let nowhere = common::free_port().to_string();
+    assert_eq!(w.cmd(&["REPLICAOF", "127.0.0.1", &nowhere]), b"+OK\r\n");
+    let r = replica_of(&p);
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut rr = r.raw();
+    assert_eq!(
+        info_field(&mut rr, "replication", "master_link_status"),
+        "down"
+    );
+    assert_eq!(w.cmd(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
+    w.cmd(&["SET", "k", "v"]);
+    wait_for("the link once the primary can serve", || link_up(&r));
+    wait_for("k", || rr.cmd(&["GET", "k"]) == b"$1\r\nv\r\n");
+}
