@@ -573,8 +573,9 @@ async fn stream_commands(s: &mut Session<'_>) -> Result<(), String> {
     }
 }
 
-/// The `# Replication` fields of a replica, from `role` to
-/// `replica_announced` (the caller adds the rest).
+/// Appends the `# Replication` fields of a replica, from `role` to
+/// `replica_announced` (the caller adds the rest); false, appending
+/// nothing, when we are a primary.
 pub fn info_fields(server: &Server, out: &mut String) -> bool {
     let st = server.replication.state.lock();
     let Some(link) = st.primary.as_ref() else {
