@@ -258,9 +258,12 @@ fn a_dropped_link_resumes_with_a_partial_resync() {
     // Killing the primary's client on the replica side does the same.
     let list = rr.cmd_str(&["CLIENT", "LIST"]);
     let primary_addr = format!("addr=127.0.0.1:{} ", p.port);
-    let id = list
+    let line = list
         .lines()
         .find(|l| l.contains(&primary_addr))
+        .unwrap_or_else(|| panic!("no client for the primary in {list}"));
+    assert!(line.contains(" flags=M "), "{line}");
+    let id = Some(line)
         .and_then(|l| l.strip_prefix("id="))
         .and_then(|l| l.split(' ').next())
         .unwrap_or_else(|| panic!("no client for the primary in {list}"))

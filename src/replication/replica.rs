@@ -69,6 +69,15 @@ pub struct Link {
     task: Option<AbortHandle>,
 }
 
+/// Client id of the primary's client while the stream runs (0 = none),
+/// for `CLIENT LIST/KILL TYPE master`.
+static PRIMARY_CLIENT: AtomicU64 = AtomicU64::new(0);
+
+/// Whether `id` is the client applying our primary's stream.
+pub fn is_primary_client(id: u64) -> bool {
+    id != 0 && PRIMARY_CLIENT.load(Ordering::Relaxed) == id
+}
+
 /// Source of link task identities.
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 
@@ -524,6 +533,16 @@ async fn stream_commands(s: &mut Session<'_>) -> Result<(), String> {
         .unwrap_or_default();
     let mut client = Loader::new(server, &addr);
     let handle = client.handle();
+    PRIMARY_CLIENT.store(handle.id, Ordering::Relaxed);
+    // Cleared however the stream ends (error, or the task aborted).
+    struct Forget(u64);
+    impl Drop for Forget {
+        fn drop(&mut self) {
+            let _ =
+                PRIMARY_CLIENT.compare_exchange(self.0, 0, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+    let _forget = Forget(handle.id);
     let mut ack = tokio::time::interval(Duration::from_secs(1));
     loop {
         let mut pos = 0;
