@@ -616,3 +616,22 @@ fn a_primary_without_its_own_link_is_retried_until_it_can_serve() {
     wait_for("the link once the primary can serve", || link_up(&r));
     wait_for("k", || rr.cmd(&["GET", "k"]) == b"$1\r\nv\r\n");
 }
+
+#[test]
+fn turning_replica_releases_blocked_clients() {
+    let r = Server::start();
+    let mut blocked = r.raw();
+    blocked.send(&common::encode(&[b"BLPOP", b"q", b"0"]));
+    let mut rr = r.raw();
+    wait_for("the client to block", || {
+        info_field(&mut rr, "clients", "blocked_clients") == "1"
+    });
+    let nowhere = common::free_port().to_string();
+    assert_eq!(rr.cmd(&["REPLICAOF", "127.0.0.1", &nowhere]), b"+OK\r\n");
+    assert_eq!(
+        blocked.read_frame(),
+        b"-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)\r\n"
+    );
+    assert_eq!(info_field(&mut rr, "clients", "blocked_clients"), "0");
+    assert_eq!(rr.cmd(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
+}

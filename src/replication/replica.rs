@@ -133,6 +133,11 @@ pub fn become_replica(server: &Server, host: String, port: u16) {
     // Never reused, so an aborted task still finishing a synchronous step
     // can't update the new link's state.
     let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+    if !expiry::is_replica() {
+        server.blocking.unblock_all(
+            b"-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)\r\n",
+        );
+    }
     expiry::set_replica(true);
     // CONFIG GET/REWRITE show the current primary, as Redis's do.
     server.config.write().replicaof = Some((host.clone(), port));
