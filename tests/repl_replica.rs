@@ -334,6 +334,9 @@ fn replicaof_switches_primaries_at_run_time() {
     let r = replica_of(&p1);
     let mut rr = r.raw();
     wait_for("p1's data", || rr.cmd(&["GET", "from"]) == b"$2\r\np1\r\n");
+    // A transaction watching a key the new primary's data replaces fails.
+    let mut watcher = r.raw();
+    assert_eq!(watcher.cmd(&["WATCH", "from"]), b"+OK\r\n");
     let p1_port = p1.port.to_string();
     assert_eq!(
         rr.cmd(&["REPLICAOF", "127.0.0.1", &p1_port]),
@@ -344,6 +347,9 @@ fn replicaof_switches_primaries_at_run_time() {
         b"+OK\r\n"
     );
     wait_same(&p2, &r);
+    assert_eq!(watcher.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(watcher.cmd(&["GET", "from"]), b"+QUEUED\r\n");
+    assert_eq!(watcher.cmd(&["EXEC"]), b"*-1\r\n");
     assert_eq!(
         info_field(&mut rr, "replication", "master_port"),
         p2.port.to_string()

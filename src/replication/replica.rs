@@ -511,12 +511,29 @@ fn load_dataset(server: &Server, data: &[u8]) -> Result<(), String> {
     };
     let _gate = server.keyspace.gate.write();
     let ks = &server.keyspace;
+    // WATCHed keys that exist before or after the swap are touched, as
+    // a flush followed by a load would touch them.
+    let now = crate::util::time::now_ms();
+    let exists = |db: usize, key: &[u8]| ks.db(db).lock(key).peek(key, now).is_some();
+    let watched: Vec<(usize, Vec<u8>, bool)> = (0..ks.db_count())
+        .flat_map(|db| server.watches.keys_in(db).into_iter().map(move |k| (db, k)))
+        .map(|(db, key)| {
+            let existed = exists(db, &key);
+            (db, key, existed)
+        })
+        .collect();
     let old: Vec<_> = (0..ks.db_count()).map(|db| ks.take_db(db)).collect();
     drop(old);
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
-    rdb::load_bytes(data, ks, &opts).map_err(|e| {
+    let loaded = rdb::load_bytes(data, ks, &opts).map_err(|e| {
         format!("Failed trying to load the MASTER synchronization DB from socket: {e}")
-    })?;
+    });
+    for (db, key, existed) in watched {
+        if existed || exists(db, &key) {
+            server.watches.touch(db, &key);
+        }
+    }
+    loaded?;
     // The AOF must start again from the new dataset, which no command
     // produced: a rewrite gives it a base holding it.
     if server.config.read().appendonly {
