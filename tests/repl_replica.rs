@@ -641,3 +641,37 @@ fn turning_replica_releases_blocked_clients() {
     assert_eq!(info_field(&mut rr, "clients", "blocked_clients"), "0");
     assert_eq!(rr.cmd(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
 }
+
+#[test]
+fn a_pipelined_burst_of_mixed_writes_arrives_intact() {
+    let p = primary(true);
+    let r = replica_of(&p);
+    wait_for("the link", || link_up(&r));
+    let mut w = p.raw();
+    let mut batch = Vec::new();
+    let n = 20_000;
+    for i in 0..n {
+        let k = format!("k{}", i % 500);
+        let v = format!("{i}-{}", "x".repeat(i % 300));
+        let cmd: Vec<&[u8]> = match i % 6 {
+            0 => vec![b"SET", k.as_bytes(), v.as_bytes()],
+            1 => vec![b"HSET", b"h", k.as_bytes(), v.as_bytes()],
+            2 => vec![b"RPUSH", b"l", v.as_bytes()],
+            3 => vec![b"SADD", b"s", k.as_bytes()],
+            4 => vec![b"ZADD", b"z", b"1.5", k.as_bytes()],
+            _ => vec![b"INCR", b"counter"],
+        };
+        batch.extend_from_slice(&common::encode(&cmd));
+    }
+    w.send(&batch);
+    for _ in 0..n {
+        let reply = w.read_frame();
+        assert!(!reply.starts_with(b"-"), "{reply:?}");
+    }
+    wait_same(&p, &r);
+    let own = info_field(&mut w, "replication", "master_repl_offset");
+    let mut rr = r.raw();
+    wait_for("the same offset", || {
+        info_field(&mut rr, "replication", "master_repl_offset") == own
+    });
+}
