@@ -546,6 +546,23 @@ fn info_and_role_show_a_transfer_in_progress() {
         rr.cmd_str(&["ROLE"]),
         format!("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:{port}\r\n$4\r\nsync\r\n:-1\r\n")
     );
+    let temp_files = |dir: &std::path::Path| {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                name.to_string_lossy().starts_with("temp-")
+            })
+            .count()
+    };
+    assert_eq!(
+        temp_files(&r.dir),
+        1,
+        "the transfer goes to a temporary file"
+    );
+    // Promoted mid-transfer: the partial file goes away.
+    assert_eq!(rr.cmd(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
+    wait_for("the temporary file to go", || temp_files(&r.dir) == 0);
 }
 
 #[test]

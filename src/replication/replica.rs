@@ -414,18 +414,24 @@ async fn full_sync(s: &mut Session<'_>, replid: &str, offset: i64) -> Result<(),
         std::process::id(),
         crate::util::time::now_ms()
     );
+    // Removed however the transfer ends early (error, link replaced).
+    struct Temp<'a>(Option<&'a str>);
+    impl Drop for Temp<'_> {
+        fn drop(&mut self) {
+            if let Some(path) = self.0 {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+    let mut temp = Temp(Some(&tmp));
     let mut file = std::fs::File::create(&tmp).map_err(|e| {
         format!("Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}")
     })?;
-    let received = receive_rdb(s, &header, &mut file).await;
+    receive_rdb(s, &header, &mut file).await?;
     drop(file);
-    let loaded = received
-        .and_then(|()| std::fs::read(&tmp).map_err(|e| format!("Can't read the received RDB: {e}")))
-        .and_then(|data| load_dataset(s.server, &data));
-    if let Err(e) = loaded {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
+    let data = std::fs::read(&tmp).map_err(|e| format!("Can't read the received RDB: {e}"))?;
+    load_dataset(s.server, &data)?;
+    temp.0 = None;
     keep_sync_file(s.server, &tmp);
     let mut st = s.server.replication.state.lock();
     st.replid = replid.to_string();
