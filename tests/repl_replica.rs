@@ -365,11 +365,16 @@ fn logically_expired_keys_are_hidden_until_the_primary_deletes_them() {
     let r = replica_of(&p);
     wait_for("the link", || link_up(&r));
     let mut rr = r.raw();
-    w.cmd(&["SET", "k", "v", "PX", "300"]);
+    let set_at = Instant::now();
+    w.cmd(&["SET", "k", "v", "PX", "2000"]);
     wait_for("k", || rr.cmd(&["DBSIZE"]) == b":1\r\n");
     // A write pause stops the primary's expiry, so only time passes.
-    assert_eq!(w.cmd(&["CLIENT", "PAUSE", "5000", "WRITE"]), b"+OK\r\n");
-    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(w.cmd(&["CLIENT", "PAUSE", "10000", "WRITE"]), b"+OK\r\n");
+    assert!(
+        set_at.elapsed() < Duration::from_millis(1800),
+        "too slow to pause the primary before the key expires"
+    );
+    std::thread::sleep(Duration::from_millis(2300).saturating_sub(set_at.elapsed()));
     // Expired for the replica's clients, but still there: only the
     // primary's DEL removes it.
     assert_eq!(rr.cmd(&["GET", "k"]), b"$-1\r\n");
