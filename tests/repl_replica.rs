@@ -185,6 +185,12 @@ fn a_read_only_replica_refuses_writes_from_its_clients() {
     let r = replica_of(&p);
     wait_for("the link", || link_up(&r));
     let mut rr = r.raw();
+    assert_eq!(
+        rr.cmd(&["CONFIG", "SET", "replica-priority", "7"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(info_field(&mut rr, "replication", "slave_priority"), "7");
+    assert_eq!(info_field(&mut rr, "replication", "slave_read_only"), "1");
     let readonly = b"-READONLY You can't write against a read only replica.\r\n";
     assert_eq!(rr.cmd(&["SET", "a", "b"]), readonly);
     assert_eq!(rr.cmd(&["DEL", "a"]), readonly);

@@ -752,6 +752,28 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
     },
+    Directive {
+        name: "replica-priority",
+        default: "100",
+        access: Access::Mutable,
+        doc: "Priority Sentinel uses to pick the replica to promote (lower first; 0 = never).",
+        get: |c| c.replica_priority.to_string(),
+        set: |c, v| {
+            c.replica_priority = parse_int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "slave-priority",
+        default: "100",
+        access: Access::Mutable,
+        doc: "Alias of replica-priority.",
+        get: |c| c.replica_priority.to_string(),
+        set: |c, v| {
+            c.replica_priority = parse_int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
 ];
 
 /// `replicaof host port`; empty = a primary.

@@ -108,6 +108,9 @@ pub struct Config {
     pub replica_serve_stale_data: bool,
     /// `repl-timeout` in seconds.
     pub repl_timeout: u64,
+    /// `replica-priority` (`slave_priority` in INFO; Sentinel never
+    /// promotes a replica with 0).
+    pub replica_priority: u64,
     /// The file the configuration was loaded from, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -213,6 +216,7 @@ impl Default for Config {
             replica_read_only: true,
             replica_serve_stale_data: true,
             repl_timeout: 0,
+            replica_priority: 0,
             config_file: None,
         };
         for d in DIRECTIVES {

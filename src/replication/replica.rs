@@ -629,7 +629,10 @@ pub fn info_fields(server: &Server, out: &mut String) -> bool {
         return false;
     };
     let up = link.state == LinkState::Connected;
-    let read_only = server.config.read().replica_read_only;
+    let (read_only, priority) = {
+        let c = server.config.read();
+        (c.replica_read_only, c.replica_priority)
+    };
     let _ = write!(
         out,
         "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\n\
@@ -670,7 +673,7 @@ pub fn info_fields(server: &Server, out: &mut String) -> bool {
     }
     let _ = write!(
         out,
-        "slave_priority:100\r\nslave_read_only:{}\r\nreplica_announced:1\r\n",
+        "slave_priority:{priority}\r\nslave_read_only:{}\r\nreplica_announced:1\r\n",
         read_only as u8
     );
     true
