@@ -15,6 +15,7 @@ pub mod logging;
 pub mod persist;
 pub mod process;
 pub mod protocol;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod types;

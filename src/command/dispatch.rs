@@ -94,6 +94,10 @@ pub fn execute(
         }
         _ => None,
     };
+    let refused = resolved
+        .as_ref()
+        .ok()
+        .and_then(|cmd| crate::replication::replica::refusal(server, cmd));
     match resolved {
         Err(ref msg) => {
             if let Some(cmd) = server.commands.lookup(args[0]) {
@@ -136,6 +140,11 @@ pub fn execute(
             cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
             flag_transaction(client);
             reply_error(server, client, out, MISCONF.as_bytes());
+        }
+        Ok(cmd) if refused.is_some() => {
+            cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            flag_transaction(client);
+            reply_error(server, client, out, refused.unwrap_or_default());
         }
         Ok(cmd) if !out.resp3 && client.subs.active() && !allowed_when_subscribed(cmd) => {
             let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd.name);

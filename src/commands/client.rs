@@ -151,10 +151,12 @@ fn client_type(arg: &[u8]) -> Result<ClientType, CmdError> {
     }
 }
 
-/// The type of a connected client: subscribers are `pubsub`, everyone
-/// else `normal` (no replication yet).
+/// The type of a connected client: our primary's is `master`,
+/// subscribers are `pubsub`, everyone else `normal`.
 fn type_of(client: &ClientHandle) -> ClientType {
-    if client.info.lock().subscriptions.iter().any(|&n| n > 0) {
+    if crate::replication::replica::is_primary_client(client.id) {
+        ClientType::Master
+    } else if client.info.lock().subscriptions.iter().any(|&n| n > 0) {
         ClientType::PubSub
     } else {
         ClientType::Normal

@@ -2,7 +2,6 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
-use std::sync::OnceLock;
 
 use crate::command::{CmdResult, Command, Ctx, TableBuilder};
 use crate::server::stats::Stats;
@@ -83,19 +82,6 @@ pub fn rss_bytes() -> u64 {
     proc_value("/proc/self/status", "VmRSS:").unwrap_or(0) * 1024
 }
 
-/// A stable random 40-hex-digit replication id for this process.
-fn master_replid() -> &'static str {
-    static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| {
-        let mut id = String::with_capacity(48);
-        while id.len() < 40 {
-            let _ = write!(id, "{:016x}", crate::util::rand::random_u64());
-        }
-        id.truncate(40);
-        id
-    })
-}
-
 /// Appends `name:value\r\n`.
 macro_rules! field {
     ($s:expr, $name:expr, $value:expr) => {{
@@ -106,7 +92,7 @@ macro_rules! field {
 /// A stable identifier of this build (Redis hashes its own build
 /// parameters the same way): the versions it reports, hashed.
 fn build_id() -> &'static str {
-    static ID: OnceLock<String> = OnceLock::new();
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     ID.get_or_init(|| {
         let digest = sha1_smol::Sha1::from(format!("ferrokv-{VERSION}-{REDIS_VERSION}"))
             .digest()
@@ -405,14 +391,17 @@ fn stats_section(s: &mut String, server: &Server) {
     field!(s, "io_threaded_writes_processed", 0);
 }
 
-fn replication_section(s: &mut String) {
-    field!(s, "role", "master");
+fn replication_section(s: &mut String, server: &Server) {
+    if !crate::replication::replica::info_fields(server, s) {
+        field!(s, "role", "master");
+    }
+    let st = server.replication.state.lock();
     field!(s, "connected_slaves", 0);
     field!(s, "master_failover_state", "no-failover");
-    field!(s, "master_replid", master_replid());
-    field!(s, "master_replid2", "0".repeat(40));
-    field!(s, "master_repl_offset", 0);
-    field!(s, "second_repl_offset", -1);
+    field!(s, "master_replid", st.replid);
+    field!(s, "master_replid2", st.replid2);
+    field!(s, "master_repl_offset", st.offset);
+    field!(s, "second_repl_offset", st.second_offset);
     field!(s, "repl_backlog_active", 0);
     field!(s, "repl_backlog_size", 1048576);
     field!(s, "repl_backlog_first_byte_offset", 0);
@@ -512,7 +501,7 @@ pub fn render(server: &Server, args: &[&[u8]]) -> String {
             "memory" => memory_section(&mut s, server),
             "persistence" => persistence_section(&mut s, server),
             "stats" => stats_section(&mut s, server),
-            "replication" => replication_section(&mut s),
+            "replication" => replication_section(&mut s, server),
             "cpu" => cpu_section(&mut s),
             "commandstats" => commandstats_section(&mut s, server),
             "cluster" => field!(s, "cluster_enabled", 0),

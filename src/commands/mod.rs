@@ -23,6 +23,7 @@ pub mod memory;
 pub mod ops;
 pub mod persistence;
 pub mod pubsub;
+pub mod replicaof;
 pub mod scripting;
 pub mod server;
 pub mod set;
@@ -57,6 +58,7 @@ pub fn register_all(t: &mut TableBuilder) {
     introspect::register(t);
     server::register(t);
     pubsub::register(t);
+    replicaof::register(t);
     scripting::register(t);
     set::register(t);
     sort::register(t);

@@ -484,7 +484,7 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "rdb-del-sync-files",
         default: "no",
         access: Access::Mutable,
-        doc: "Delete RDB files made only for replication (accepted for compatibility; ferrokv makes none).",
+        doc: "A replica deletes the RDB received from its primary when neither save points nor the AOF persist the data.",
         get: |c| yes_no(c.rdb_del_sync_files),
         set: |c, v| {
             c.rdb_del_sync_files = parse_bool(v)?;
@@ -1095,4 +1095,140 @@ pub static DIRECTIVES: &[Directive] = &[
             Ok(())
         },
     },
+    Directive {
+        name: "replicaof",
+        default: "",
+        access: Access::Immutable,
+        doc: "Start as a replica of this primary: 'host port' (empty = start as a primary).",
+        get: |c| {
+            c.replicaof
+                .as_ref()
+                .map(|(h, p)| format!("{h} {p}"))
+                .unwrap_or_default()
+        },
+        set: set_replicaof,
+    },
+    Directive {
+        name: "masterauth",
+        default: "",
+        access: Access::Mutable,
+        doc: "Password a replica sends to its primary with AUTH (empty = none).",
+        get: |c| c.masterauth.clone(),
+        set: |c, v| {
+            c.masterauth = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "masteruser",
+        default: "",
+        access: Access::Mutable,
+        doc: "User a replica authenticates as with its primary (empty = the default user).",
+        get: |c| c.masteruser.clone(),
+        set: |c, v| {
+            c.masteruser = v.to_string();
+            Ok(())
+        },
+    },
+    Directive {
+        name: "replica-read-only",
+        default: "yes",
+        access: Access::Mutable,
+        doc: "A replica refuses writes from its own clients (only its primary writes).",
+        get: |c| yes_no(c.replica_read_only),
+        set: |c, v| {
+            c.replica_read_only = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "replica-serve-stale-data",
+        default: "yes",
+        access: Access::Mutable,
+        doc: "A replica whose link to its primary is down still answers (no = -MASTERDOWN for data commands).",
+        get: |c| yes_no(c.replica_serve_stale_data),
+        set: |c, v| {
+            c.replica_serve_stale_data = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "repl-timeout",
+        default: "60",
+        access: Access::Mutable,
+        doc: "Seconds without data from the primary after which a replica drops the link and reconnects.",
+        get: |c| c.repl_timeout.to_string(),
+        set: |c, v| {
+            c.repl_timeout = parse_int(v, 1, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "slaveof",
+        default: "",
+        access: Access::Immutable,
+        doc: "Alias of replicaof.",
+        get: |c| {
+            c.replicaof
+                .as_ref()
+                .map(|(h, p)| format!("{h} {p}"))
+                .unwrap_or_default()
+        },
+        set: |c, v| set_replicaof(c, v),
+    },
+    Directive {
+        name: "slave-read-only",
+        default: "yes",
+        access: Access::Mutable,
+        doc: "Alias of replica-read-only.",
+        get: |c| yes_no(c.replica_read_only),
+        set: |c, v| {
+            c.replica_read_only = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "slave-serve-stale-data",
+        default: "yes",
+        access: Access::Mutable,
+        doc: "Alias of replica-serve-stale-data.",
+        get: |c| yes_no(c.replica_serve_stale_data),
+        set: |c, v| {
+            c.replica_serve_stale_data = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "replica-priority",
+        default: "100",
+        access: Access::Mutable,
+        doc: "Priority Sentinel uses to pick the replica to promote (lower first; 0 = never).",
+        get: |c| c.replica_priority.to_string(),
+        set: |c, v| {
+            c.replica_priority = parse_int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "slave-priority",
+        default: "100",
+        access: Access::Mutable,
+        doc: "Alias of replica-priority.",
+        get: |c| c.replica_priority.to_string(),
+        set: |c, v| {
+            c.replica_priority = parse_int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
 ];
+
+/// `replicaof host port`; empty = a primary.
+fn set_replicaof(c: &mut Config, v: &str) -> Result<(), String> {
+    let words: Vec<&str> = v.split_whitespace().collect();
+    c.replicaof = match words[..] {
+        [] => None,
+        [host, port] => Some((host.to_string(), parse_int(port, 0, 65535)? as u16)),
+        _ => return Err("needs 'host port'".into()),
+    };
+    Ok(())
+}

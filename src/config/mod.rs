@@ -73,8 +73,8 @@ pub struct Config {
     pub rdbchecksum: bool,
     /// Refuse writes while the last background save failed.
     pub stop_writes_on_bgsave_error: bool,
-    /// Delete RDB files used only for replication (accepted for
-    /// compatibility: ferrokv writes none).
+    /// Delete the RDB a replica received from its primary when neither
+    /// save points nor the AOF persist the data.
     pub rdb_del_sync_files: bool,
     /// Maximum simultaneous clients.
     pub maxclients: u64,
@@ -133,6 +133,21 @@ pub struct Config {
     pub busy_reply_threshold: u64,
     /// The `tls-*` directives.
     pub tls: TlsConfig,
+    /// `replicaof host port` at start-up (None = a primary).
+    pub replicaof: Option<(String, u16)>,
+    /// Password for the primary's AUTH (`masterauth`).
+    pub masterauth: String,
+    /// User for the primary's AUTH (`masteruser`; empty = the default user).
+    pub masteruser: String,
+    /// `replica-read-only`: refuse writes from normal clients on a replica.
+    pub replica_read_only: bool,
+    /// `replica-serve-stale-data`: answer while the link is down.
+    pub replica_serve_stale_data: bool,
+    /// `repl-timeout` in seconds.
+    pub repl_timeout: u64,
+    /// `replica-priority` (`slave_priority` in INFO; Sentinel never
+    /// promotes a replica with 0).
+    pub replica_priority: u64,
     /// The file the configuration was loaded from, if any.
     pub config_file: Option<PathBuf>,
     /// Whether `config_file` is in redis.conf syntax rather than TOML.
@@ -258,6 +273,13 @@ impl Default for Config {
             latency_tracking_info_percentiles: Vec::new(),
             busy_reply_threshold: 0,
             tls: TlsConfig::default(),
+            replicaof: None,
+            masterauth: String::new(),
+            masteruser: String::new(),
+            replica_read_only: true,
+            replica_serve_stale_data: true,
+            repl_timeout: 0,
+            replica_priority: 0,
             config_file: None,
             config_file_is_redis_conf: false,
         };

@@ -11,6 +11,7 @@
 pub mod access;
 pub mod dict;
 pub mod events;
+pub mod expiry;
 pub mod shard;
 pub mod value;
 

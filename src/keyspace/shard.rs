@@ -3,6 +3,7 @@
 use super::access;
 use super::dict::{Dict, Keyed};
 use super::events;
+use super::expiry::{self, Mode};
 use super::value::{SmallBytes, Value};
 
 /// A key, its value and its absolute expiry time.
@@ -51,7 +52,7 @@ impl Entry {
     }
 
     fn is_expired(&self, now: u64) -> bool {
-        self.expire_at != 0 && now > self.expire_at
+        self.expire_at != 0 && now > self.expire_at && expiry::mode() != Mode::Keep
     }
 
     /// Approximate bytes used by this key (for MEMORY USAGE).
@@ -126,8 +127,17 @@ impl Shard {
         self.get_mut(key, now).map(|e| &*e)
     }
 
+    /// Whether a replica's own client must not see `key` (expired, but
+    /// left for the primary's DEL).
+    fn hidden(&self, key: &[u8], now: u64) -> bool {
+        expiry::mode() == Mode::Hide && self.dict.get(key).is_some_and(|e| e.is_expired(now))
+    }
+
     /// The live entry for `key`, mutable; counts as an access.
     pub fn get_mut(&mut self, key: &[u8], now: u64) -> Option<&mut Entry> {
+        if self.hidden(key, now) {
+            return None;
+        }
         self.expire_if_needed(key, now);
         let entry = self.dict.get_mut(key)?;
         entry.lru = access::touch(entry.lru, now);
@@ -137,6 +147,9 @@ impl Shard {
     /// The live entry for `key` without counting an access (OBJECT, TTL
     /// introspection that Redis does with `LOOKUP_NOTOUCH`).
     pub fn peek(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        if self.hidden(key, now) {
+            return None;
+        }
         self.expire_if_needed(key, now);
         self.dict.get(key)
     }
@@ -302,7 +315,8 @@ impl Shard {
             expired: 0,
             wrapped: false,
         };
-        if self.volatile == 0 {
+        // A replica's keys expire by its primary's DELs.
+        if self.volatile == 0 || expiry::is_replica() {
             return step;
         }
         for _ in 0..buckets {

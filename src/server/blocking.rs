@@ -266,6 +266,23 @@ impl Blocking {
         true
     }
 
+    /// Releases every blocked client with the error `reply` (a primary
+    /// turning replica: their keys now change only by its primary).
+    pub fn unblock_all(&self, reply: &[u8]) {
+        let waiters: Vec<_> = {
+            let mut state = self.state.lock();
+            let all: Vec<_> = state.by_client.values().cloned().collect();
+            for w in &all {
+                state.unlink(w);
+            }
+            all
+        };
+        for waiter in waiters {
+            self.blocked.fetch_sub(1, Ordering::Relaxed);
+            waiter.wake(Wakeup::Unblocked(reply.to_vec()));
+        }
+    }
+
     /// Serves clients blocked on `key` of database `db`, in arrival order,
     /// while the caller holds the key's shard (through `shards`), then the
     /// waiters of keys that serving filled ([`Serve::ready`]). Returns the

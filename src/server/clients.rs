@@ -153,6 +153,9 @@ impl ClientHandle {
                 .unwrap_or_default()
         };
         let mut flags = String::new();
+        if crate::replication::replica::is_primary_client(self.id) {
+            flags.push('M');
+        }
         if info.subscriptions.iter().any(|&n| n > 0) {
             flags.push('P');
         }

@@ -88,6 +88,8 @@ pub struct Server {
     pub tcp_port: AtomicU16,
     /// Unix time (s) of the last successful save (start time until then).
     pub lastsave: AtomicU64,
+    /// Replication ids, offsets and the link to our primary.
+    pub replication: crate::replication::Replication,
     /// Snapshot state: the forked child, save outcomes, load counts.
     pub persistence: crate::persist::snapshot::Persistence,
     /// Users and the ACL log.
@@ -172,6 +174,7 @@ impl Server {
             persistence: Default::default(),
             acl: crate::acl::Acl::default(),
             tls: RwLock::new(None),
+            replication: Default::default(),
             shutdown: Notify::new(),
         }
     }
@@ -388,6 +391,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     } else {
         crate::persist::snapshot::load_at_startup(&server)?;
     }
+    crate::replication::replica::init(&server);
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
     *server.tls.write() = acceptor;

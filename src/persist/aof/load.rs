@@ -13,7 +13,7 @@ use crate::protocol::reply::Reply;
 use crate::server::Server;
 
 /// How parsing the next command ended.
-enum Next {
+pub(crate) enum Next {
     /// A command: its arguments and the offset after it.
     Command(Vec<Vec<u8>>, usize),
     /// The file ends cleanly here.
@@ -48,8 +48,9 @@ fn number_line(data: &[u8], pos: usize, prefix: u8) -> Result<Option<(i64, usize
     Ok(Some((n, pos + nl + 1)))
 }
 
-/// Parses one command at `pos`.
-fn next_command(data: &[u8], pos: usize) -> Next {
+/// Parses one command at `pos` (shared with the replica's command
+/// stream, which is the same RESP).
+pub(crate) fn next_command(data: &[u8], pos: usize) -> Next {
     if pos >= data.len() {
         return Next::End;
     }
@@ -90,18 +91,17 @@ fn next_command(data: &[u8], pos: usize) -> Next {
     Next::Command(args, at)
 }
 
-/// A client without a connection that replays commands.
-struct Loader<'a> {
+/// A client without a connection that replays commands (also the
+/// replica's client for its primary's stream).
+pub(crate) struct Loader<'a> {
     server: &'a Server,
     client: ClientState,
     out: Reply,
 }
 
 impl<'a> Loader<'a> {
-    fn new(server: &'a Server) -> Self {
-        let handle = server
-            .clients
-            .register("aof-loader".into(), String::new(), -1);
+    pub(crate) fn new(server: &'a Server, name: &str) -> Self {
+        let handle = server.clients.register(name.into(), String::new(), -1);
         Self {
             server,
             client: ClientState::new(handle, true),
@@ -109,7 +109,9 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn run(&mut self, args: &[Vec<u8>]) -> Result<(), String> {
+    /// Runs one command, discarding its reply; an unknown command is an
+    /// error (worded for the AOF) and is not run.
+    pub(crate) fn run(&mut self, args: &[Vec<u8>]) -> Result<(), String> {
         let args: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
         if let Err(msg) = resolve(self.server, &args) {
             if msg.starts_with(b"ERR unknown command") {
@@ -123,6 +125,11 @@ impl<'a> Loader<'a> {
         self.out.buf.clear();
         self.client.action = None;
         Ok(())
+    }
+
+    /// The client's entry in the client list (CLIENT KILL reaches it there).
+    pub(crate) fn handle(&self) -> Arc<crate::server::clients::ClientHandle> {
+        self.client.handle.clone()
     }
 
     fn in_multi(&self) -> bool {
@@ -238,7 +245,7 @@ pub fn load_all(
     truncated_ok: bool,
 ) -> Result<u64, String> {
     let files: Vec<_> = manifest.base.iter().chain(&manifest.incr).collect();
-    let mut loader = Loader::new(server);
+    let mut loader = Loader::new(server, "aof-loader");
     let mut total = 0;
     for (i, file) in files.iter().enumerate() {
         let path = dir.join(&file.name);
