@@ -12,6 +12,7 @@ pub mod config;
 pub mod keyspace;
 pub mod persist;
 pub mod protocol;
+pub mod replication;
 pub mod server;
 pub mod types;
 pub mod util;

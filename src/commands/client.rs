@@ -151,10 +151,13 @@ fn client_type(arg: &[u8]) -> Result<ClientType, CmdError> {
     }
 }
 
-/// The type of a connected client: subscribers are `pubsub`, everyone
-/// else `normal` (no replication yet).
+/// The type of a connected client: replica links are `replica`,
+/// subscribers `pubsub`, everyone else `normal`.
 fn type_of(client: &ClientHandle) -> ClientType {
-    if client.info.lock().subscriptions.iter().any(|&n| n > 0) {
+    let info = client.info.lock();
+    if info.replica {
+        ClientType::Replica
+    } else if info.subscriptions.iter().any(|&n| n > 0) {
         ClientType::PubSub
     } else {
         ClientType::Normal

@@ -2,9 +2,9 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
-use std::sync::OnceLock;
 
 use crate::command::{CmdResult, Command, Ctx, TableBuilder};
+use crate::replication::Replication;
 use crate::server::stats::Stats;
 use crate::server::{Server, REDIS_VERSION, VERSION};
 use crate::util::time::now_us;
@@ -81,19 +81,6 @@ fn proc_value(file: &str, key: &str) -> Option<u64> {
 /// Resident set size in bytes.
 fn rss_bytes() -> u64 {
     proc_value("/proc/self/status", "VmRSS:").unwrap_or(0) * 1024
-}
-
-/// A stable random 40-hex-digit replication id for this process.
-fn master_replid() -> &'static str {
-    static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| {
-        let mut id = String::with_capacity(48);
-        while id.len() < 40 {
-            let _ = write!(id, "{:016x}", crate::util::rand::random_u64());
-        }
-        id.truncate(40);
-        id
-    })
 }
 
 /// Appends `name:value\r\n`.
@@ -298,9 +285,18 @@ fn stats_section(s: &mut String, server: &Server) {
         "rejected_connections",
         Stats::get(&st.rejected_connections)
     );
-    field!(s, "sync_full", 0);
-    field!(s, "sync_partial_ok", 0);
-    field!(s, "sync_partial_err", 0);
+    let repl = &server.replication;
+    field!(s, "sync_full", Replication::stat(&repl.sync_full));
+    field!(
+        s,
+        "sync_partial_ok",
+        Replication::stat(&repl.sync_partial_ok)
+    );
+    field!(
+        s,
+        "sync_partial_err",
+        Replication::stat(&repl.sync_partial_err)
+    );
     field!(s, "expired_keys", expired);
     field!(s, "evicted_keys", 0);
     field!(s, "evicted_clients", 0);
@@ -319,18 +315,48 @@ fn stats_section(s: &mut String, server: &Server) {
     field!(s, "total_error_replies", Stats::get(&st.error_replies));
 }
 
-fn replication_section(s: &mut String) {
+fn replication_section(s: &mut String, server: &Server) {
+    let st = server.replication.state();
+    let now = crate::util::time::now_ms();
     field!(s, "role", "master");
-    field!(s, "connected_slaves", 0);
+    let online: Vec<_> = st
+        .replicas
+        .iter()
+        .filter(|r| r.online.load(Ordering::Relaxed))
+        .collect();
+    field!(s, "connected_slaves", online.len());
+    for (i, r) in online.iter().enumerate() {
+        let lag = now.saturating_sub(r.ack_time.load(Ordering::Relaxed)) / 1000;
+        let _ = write!(
+            s,
+            "slave{i}:ip={},port={},state=online,offset={},lag={lag}\r\n",
+            r.ip,
+            r.port,
+            r.ack.load(Ordering::Relaxed)
+        );
+    }
     field!(s, "master_failover_state", "no-failover");
-    field!(s, "master_replid", master_replid());
-    field!(s, "master_replid2", "0".repeat(40));
-    field!(s, "master_repl_offset", 0);
-    field!(s, "second_repl_offset", -1);
-    field!(s, "repl_backlog_active", 0);
-    field!(s, "repl_backlog_size", 1048576);
-    field!(s, "repl_backlog_first_byte_offset", 0);
-    field!(s, "repl_backlog_histlen", 0);
+    field!(s, "master_replid", st.replid);
+    field!(s, "master_replid2", st.replid2);
+    field!(s, "master_repl_offset", st.offset);
+    field!(s, "second_repl_offset", st.second_offset);
+    let backlog = st.backlog.as_ref();
+    field!(s, "repl_backlog_active", u8::from(backlog.is_some()));
+    field!(
+        s,
+        "repl_backlog_size",
+        backlog.map_or(crate::replication::BACKLOG_SIZE, |b| b.size())
+    );
+    field!(
+        s,
+        "repl_backlog_first_byte_offset",
+        backlog.map_or(0, |b| b.first_byte_offset())
+    );
+    field!(
+        s,
+        "repl_backlog_histlen",
+        backlog.map_or(0, |b| b.histlen())
+    );
 }
 
 fn cpu_section(s: &mut String) {
@@ -426,7 +452,7 @@ pub fn render(server: &Server, args: &[&[u8]]) -> String {
             "memory" => memory_section(&mut s, server),
             "persistence" => persistence_section(&mut s, server),
             "stats" => stats_section(&mut s, server),
-            "replication" => replication_section(&mut s),
+            "replication" => replication_section(&mut s, server),
             "cpu" => cpu_section(&mut s),
             "commandstats" => commandstats_section(&mut s, server),
             "cluster" => field!(s, "cluster_enabled", 0),

@@ -18,6 +18,7 @@ pub mod memory;
 pub mod ops;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -45,6 +46,7 @@ pub fn register_all(t: &mut TableBuilder) {
     introspect::register(t);
     server::register(t);
     pubsub::register(t);
+    replication::register(t);
     set::register(t);
     sort::register(t);
     string::register(t);

@@ -36,6 +36,8 @@ pub struct ClientInfo {
     pub subscriptions: [usize; 3],
     /// CLIENT TRACKING state.
     pub tracking: TrackingFlags,
+    /// The connection is a replica's link (flag `S`).
+    pub replica: bool,
 }
 
 /// What `CLIENT LIST` shows of CLIENT TRACKING.
@@ -151,6 +153,9 @@ impl ClientHandle {
                 .unwrap_or_default()
         };
         let mut flags = String::new();
+        if info.replica {
+            flags.push('S');
+        }
         if info.subscriptions.iter().any(|&n| n > 0) {
             flags.push('P');
         }

@@ -72,6 +72,8 @@ pub struct Server {
     pub propagation: propagate::Propagation,
     /// The append-only file.
     pub aof: crate::persist::aof::Aof,
+    /// Replication state: ids, offset, backlog, attached replicas.
+    pub replication: Arc<crate::replication::Replication>,
     /// Process start.
     pub started: Instant,
     /// Random 40-hex-digit id of this run.
@@ -126,6 +128,7 @@ impl Server {
         let slowlog = slowlog::SlowLog::default();
         let latency = latency::Latency::default();
         configure_diagnostics(&slowlog, &latency, &config);
+        let replication = Arc::new(crate::replication::Replication::default());
         Self {
             config: RwLock::new(config),
             keyspace: Keyspace::new(databases),
@@ -141,7 +144,8 @@ impl Server {
             stats: Stats::default(),
             slowlog,
             latency,
-            propagation: propagate::Propagation::default(),
+            propagation: propagate::Propagation::new(replication.clone()),
+            replication,
             aof: crate::persist::aof::Aof::default(),
             started: Instant::now(),
             run_id: new_run_id(),

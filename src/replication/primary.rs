@@ -1,0 +1,338 @@
+//! The primary side: serving `SYNC`/`PSYNC` (full resynchronisation with
+//! an RDB, or a partial one from the backlog), streaming to replicas,
+//! their `REPLCONF ACK`s and `WAIT`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+use super::backlog::Backlog;
+use super::BACKLOG_SIZE;
+use crate::config::BufferLimit;
+use crate::persist::rdb;
+use crate::protocol::request::{Limits, Parsed, Parser};
+use crate::server::clients::ClientHandle;
+use crate::server::Server;
+use crate::util::num::parse_i64;
+use crate::util::time::now_ms;
+
+/// `repl-ping-replica-period` default: seconds between the PINGs sent
+/// down the stream so replicas can tell a silent primary from a dead one.
+const PING_PERIOD: Duration = Duration::from_secs(10);
+
+/// The PING Redis feeds its replicas.
+const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
+
+/// `REPLCONF GETACK *`, asking replicas for their offset.
+const GETACK: &[u8] = b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n";
+
+/// What a connection told with `REPLCONF` before it asked to sync.
+#[derive(Default, Debug, Clone)]
+pub struct ReplConf {
+    /// `listening-port`.
+    pub port: u16,
+    /// `ip-address`.
+    pub ip: Option<String>,
+    /// `capa psync2`: understands `+CONTINUE <replid>`.
+    pub psync2: bool,
+}
+
+/// One attached replica as the stream and INFO see it.
+pub struct ReplicaLink {
+    /// Its connection.
+    pub handle: Arc<ClientHandle>,
+    /// Address it listens on (for INFO and ROLE).
+    pub ip: String,
+    /// `listening-port`.
+    pub port: u16,
+    /// Offset it last acknowledged.
+    pub ack: AtomicU64,
+    /// Unix ms of its last acknowledgement.
+    pub ack_time: AtomicU64,
+    /// Its RDB was sent: it follows the stream.
+    pub online: AtomicBool,
+    /// Old-protocol `SYNC` replicas never acknowledge.
+    pub acks: bool,
+    queue: Mutex<Vec<u8>>,
+    ready: Notify,
+    limit: BufferLimit,
+}
+
+impl std::fmt::Debug for ReplicaLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "replica {}:{}", self.ip, self.port)
+    }
+}
+
+impl ReplicaLink {
+    /// Queues stream bytes; a replica past the hard output limit is
+    /// disconnected, as Redis does.
+    pub fn push(&self, bytes: &[u8]) {
+        let mut queue = self.queue.lock();
+        queue.extend_from_slice(bytes);
+        if self.limit.hard > 0 && queue.len() as u64 > self.limit.hard {
+            tracing::warn!(
+                client = %self.handle.addr,
+                "Client closed for overcoming of output buffer limits (hard replica limit)"
+            );
+            queue.clear();
+            self.handle.kill();
+        }
+        drop(queue);
+        self.ready.notify_one();
+    }
+
+    fn take(&self) -> Vec<u8> {
+        std::mem::take(&mut *self.queue.lock())
+    }
+}
+
+/// How `SYNC`/`PSYNC` answered.
+pub enum SyncReply {
+    /// `+FULLRESYNC` (for PSYNC) and the RDB payload.
+    Full(Vec<u8>),
+    /// `+CONTINUE`: the backlog tail is already queued.
+    Partial(String),
+}
+
+/// Serves `PSYNC replid offset` (`request` None for `SYNC`); the caller
+/// holds the keyspace gate exclusively, so the RDB and the stream meet at
+/// exactly the reported offset. Registers the replica and returns its
+/// link with what to answer first.
+pub fn start_sync(
+    server: &Server,
+    handle: &Arc<ClientHandle>,
+    conf: &ReplConf,
+    request: Option<(&[u8], &[u8])>,
+) -> (Arc<ReplicaLink>, SyncReply) {
+    let repl = &server.replication;
+    let limit = server.config.read().output_limits.replica;
+    let ip = conf.ip.clone().unwrap_or_else(|| peer_ip(&handle.addr));
+    let link = Arc::new(ReplicaLink {
+        handle: handle.clone(),
+        ip,
+        port: conf.port,
+        ack: AtomicU64::new(0),
+        ack_time: AtomicU64::new(now_ms()),
+        online: AtomicBool::new(false),
+        acks: request.is_some(),
+        queue: Mutex::new(Vec::new()),
+        ready: Notify::new(),
+        limit,
+    });
+    if let Some((replid, offset)) = request {
+        let mut st = repl.state();
+        let offset = parse_i64(offset).filter(|&o| o >= 0).map(|o| o as u64);
+        let id = String::from_utf8_lossy(replid);
+        let history_ok = id.eq_ignore_ascii_case(&st.replid)
+            || (id.eq_ignore_ascii_case(&st.replid2)
+                && offset.is_some_and(|o| o as i64 <= st.second_offset));
+        let tail = offset
+            .filter(|_| history_ok)
+            .and_then(|o| st.backlog.as_ref().and_then(|b| b.since(o)));
+        if let Some(tail) = tail {
+            link.push(&tail);
+            st.replicas.push(link.clone());
+            repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
+            let reply = if conf.psync2 {
+                format!("+CONTINUE {}\r\n", st.replid)
+            } else {
+                "+CONTINUE\r\n".to_string()
+            };
+            return (link, SyncReply::Partial(reply));
+        }
+        if replid != b"?" {
+            repl.sync_partial_err.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    repl.sync_full.fetch_add(1, Ordering::Relaxed);
+    let header = {
+        let mut st = repl.state();
+        if st.backlog.is_none() {
+            // A new history starts with the first replica, as Redis.
+            st.replid = super::new_replid();
+            st.replid2 = "0".repeat(40);
+            st.second_offset = -1;
+            st.backlog = Some(Backlog::new(BACKLOG_SIZE, st.offset + 1));
+        }
+        st.replicas.push(link.clone());
+        request.map(|_| format!("+FULLRESYNC {} {}\r\n", st.replid, st.offset))
+    };
+    // The stream restarts with a SELECT for the new replica's sake.
+    server.propagation.set_replicating(true);
+    let mut payload = header.unwrap_or_default().into_bytes();
+    let rdb = rdb_image(server);
+    payload.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
+    payload.extend_from_slice(&rdb);
+    (link, SyncReply::Full(payload))
+}
+
+/// The whole dataset as an RDB image, written in memory while the gate
+/// is held exclusively.
+fn rdb_image(server: &Server) -> Vec<u8> {
+    let opts = {
+        let c = server.config.read();
+        rdb::SaveOptions {
+            compression: c.rdbcompression,
+            checksum: c.rdbchecksum,
+            list_max_listpack_size: c.encodings.list_max_listpack_size,
+            ..rdb::SaveOptions::default()
+        }
+    };
+    let mut image = Vec::new();
+    if let Err(e) = rdb::save(&mut image, &server.keyspace, &opts) {
+        // Writing to memory only fails on a value the format can't hold;
+        // the replica then gets what was written and resyncs.
+        tracing::warn!("Replication RDB failed: {e}");
+    }
+    image
+}
+
+fn peer_ip(addr: &str) -> String {
+    match addr.rsplit_once(':') {
+        Some((ip, _)) => ip.trim_matches(['[', ']']).to_string(),
+        None => addr.to_string(),
+    }
+}
+
+/// Drives a replica's connection after its sync reply was written:
+/// forwards the stream and reads its acknowledgements until it goes.
+pub async fn serve_replica(
+    server: Arc<Server>,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    link: Arc<ReplicaLink>,
+) {
+    link.online.store(true, Ordering::Relaxed);
+    link.handle.info.lock().replica = true;
+    start_pinger(&server);
+    let _ = forward(&server, stream, buf, &link).await;
+    let mut st = server.replication.state();
+    st.replicas.retain(|r| !Arc::ptr_eq(r, &link));
+    tracing::info!("Connection with replica {}:{} lost.", link.ip, link.port);
+}
+
+async fn forward(
+    server: &Server,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    link: &ReplicaLink,
+) -> std::io::Result<()> {
+    let killed = link.handle.killed();
+    tokio::pin!(killed);
+    let mut parser = Parser::default();
+    loop {
+        read_acks(&mut parser, buf, link);
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(4096);
+        }
+        tokio::select! {
+            _ = link.ready.notified() => {
+                let bytes = link.take();
+                if !bytes.is_empty() {
+                    stream.write_all(&bytes).await?;
+                    server.stats.net_output_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                }
+            }
+            r = stream.read_buf(buf) => {
+                if r? == 0 {
+                    return Ok(());
+                }
+            }
+            _ = &mut killed => return Ok(()),
+        }
+    }
+}
+
+/// Applies the `REPLCONF ACK <offset>` commands in `buf`; a replica's
+/// other commands get no reply, as Redis never answers its replicas.
+fn read_acks(parser: &mut Parser, buf: &mut BytesMut, link: &ReplicaLink) {
+    let limits = Limits {
+        max_bulk: 1 << 20,
+        unauthenticated: false,
+    };
+    let mut pos = 0;
+    while let Parsed::Command(end) | Parsed::Skip(end) = parser.parse(&mut buf[..], pos, limits) {
+        let args: Vec<&[u8]> = parser.spans.iter().map(|&(s, e)| &buf[s..e]).collect();
+        if args.len() >= 3
+            && args[0].eq_ignore_ascii_case(b"replconf")
+            && args[1].eq_ignore_ascii_case(b"ack")
+        {
+            if let Some(offset) = parse_i64(args[2]).filter(|&o| o >= 0) {
+                link.ack.fetch_max(offset as u64, Ordering::Relaxed);
+                link.ack_time.store(now_ms(), Ordering::Relaxed);
+            }
+        }
+        parser.finish_command();
+        pos = end;
+    }
+    buf.advance(pos);
+    parser.rebase(pos);
+}
+
+/// Starts the task that PINGs replicas every period while any is attached.
+fn start_pinger(server: &Arc<Server>) {
+    if server.replication.pinger.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let server = server.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(PING_PERIOD).await;
+            let idle = {
+                let st = server.replication.state();
+                let idle = st.replicas.is_empty();
+                if idle {
+                    server.replication.pinger.store(false, Ordering::Release);
+                }
+                idle
+            };
+            if idle {
+                return;
+            }
+            server.propagation.feed_replicas(PING);
+        }
+    });
+}
+
+/// Replicas whose acknowledged offset reached `offset`.
+pub fn acked(server: &Server, offset: u64) -> usize {
+    let st = server.replication.state();
+    st.replicas
+        .iter()
+        .filter(|r| r.online.load(Ordering::Relaxed) && r.ack.load(Ordering::Relaxed) >= offset)
+        .count()
+}
+
+/// A `WAIT` that has to wait: how many replicas, until which offset, for
+/// how long (None: forever).
+#[derive(Debug)]
+pub struct WaitAcks {
+    /// Replicas wanted.
+    pub replicas: usize,
+    /// Offset they must acknowledge.
+    pub offset: u64,
+    /// Timeout.
+    pub timeout: Option<Duration>,
+}
+
+/// Asks replicas for their offset and waits until enough acknowledged
+/// `w.offset` or the timeout passes; returns how many did.
+pub async fn wait_acks(server: &Server, w: &WaitAcks) -> usize {
+    server.propagation.feed_replicas(GETACK);
+    let deadline = w.timeout.map(|t| tokio::time::Instant::now() + t);
+    loop {
+        let n = acked(server, w.offset);
+        if n >= w.replicas || deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            return n;
+        }
+        // Acks arrive on the replicas' connections: poll briefly.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
