@@ -79,7 +79,7 @@ fn replconf(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         } else if is(opt, "ack") || is(opt, "getack") {
             // Only meaningful on a replica's link, which reads them itself.
             return Ok(());
-        } else if !is(opt, "rdb-only") {
+        } else if !is(opt, "rdb-only") && !is(opt, "rdb-filter-only") {
             return Err(CmdError::with_arg(
                 "ERR Unrecognized REPLCONF option: ",
                 opt,
