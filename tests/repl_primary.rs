@@ -383,3 +383,104 @@ fn psync_protocol_full_then_continue() {
     assert_eq!(info_field(&mut con, "stats", "sync_partial_ok"), "1");
     assert_eq!(info_field(&mut con, "stats", "sync_partial_err"), "1");
 }
+
+#[test]
+fn min_replicas_to_write_refuses_writes_without_good_replicas() {
+    let primary = Server::start_with(&["--min-replicas-to-write", "1"]);
+    let mut raw = primary.raw();
+    assert_eq!(
+        raw.cmd(&["SET", "k", "v"]),
+        b"-NOREPLICAS Not enough good replicas to write.\r\n"
+    );
+    assert_eq!(raw.cmd(&["GET", "k"]), b"$-1\r\n");
+    assert_eq!(raw.cmd(&["MULTI"]), b"+OK\r\n");
+    assert_eq!(
+        raw.cmd(&["INCR", "n"]),
+        b"-NOREPLICAS Not enough good replicas to write.\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["EXEC"]),
+        b"-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    let (_replica, mut rcon) = start_replica(&primary);
+    wait_until("writes accepted", || {
+        raw.cmd(&["SET", "k", "v"]) == b"+OK\r\n"
+    });
+    wait_until("replicated", || {
+        redis::cmd("GET")
+            .arg("k")
+            .query::<Option<String>>(&mut rcon)
+            .unwrap()
+            == Some("v".into())
+    });
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "min-replicas-to-write", "2"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["DEL", "k"]),
+        b"-NOREPLICAS Not enough good replicas to write.\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "min-replicas-max-lag", "0"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(raw.cmd(&["DEL", "k"]), b":1\r\n");
+}
+
+#[test]
+fn backlog_is_freed_after_its_ttl_without_replicas() {
+    let s = Server::start();
+    let mut raw = s.raw();
+    assert_eq!(
+        raw.cmd(&["CONFIG", "GET", "repl-backlog-size"]),
+        b"*2\r\n$17\r\nrepl-backlog-size\r\n$7\r\n1048576\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "repl-backlog-size", "100"]),
+        b"+OK\r\n"
+    );
+    let mut link = s.raw();
+    link.send(&common::encode(&[b"SYNC"]));
+    let mut header = Vec::new();
+    while !header.ends_with(b"\r\n") {
+        header.extend(link.read_bytes(1));
+    }
+    assert!(header.starts_with(b"$"));
+    for i in 0..20 {
+        raw.cmd(&["SET", "key", &i.to_string()]);
+    }
+    let mut con = s.client();
+    // The backlog keeps only the newest 100 bytes of the stream.
+    assert_eq!(
+        info_field(&mut con, "replication", "repl_backlog_size"),
+        "100"
+    );
+    assert_eq!(
+        info_field(&mut con, "replication", "repl_backlog_histlen"),
+        "100"
+    );
+    let offset: u64 = info_field(&mut con, "replication", "master_repl_offset")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        info_field(&mut con, "replication", "repl_backlog_first_byte_offset"),
+        (offset - 99).to_string()
+    );
+    let replid = info_field(&mut con, "replication", "master_replid");
+    drop(link);
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "repl-backlog-ttl", "1"]),
+        b"+OK\r\n"
+    );
+    wait_until("backlog freed", || {
+        info_field(&mut con, "replication", "repl_backlog_active") == "0"
+    });
+    assert_ne!(info_field(&mut con, "replication", "master_replid"), replid);
+    // Writes go on without a replication stream.
+    raw.cmd(&["SET", "key", "after"]);
+    assert_eq!(
+        info_field(&mut con, "replication", "master_repl_offset"),
+        offset.to_string()
+    );
+}

@@ -99,6 +99,11 @@ pub fn execute(
             flag_transaction(client);
             reply_error(server, client, out, MISCONF.as_bytes());
         }
+        Ok(cmd) if denied_for_replicas(server, client, cmd) => {
+            cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            flag_transaction(client);
+            reply_error(server, client, out, NOREPLICAS);
+        }
         Ok(cmd) if !out.resp3 && client.subs.active() && !allowed_when_subscribed(cmd) => {
             let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd.name);
             reply_error(server, client, out, msg.as_bytes());
@@ -257,6 +262,20 @@ fn denied_by_disk_error(server: &Server, client: &ClientState, cmd: &Command) ->
     if !server.persistence.writes_denied(&server.config) {
         return false;
     }
+    is_write(server, client, cmd) || cmd.name == "ping"
+}
+
+/// The `min-replicas-to-write` refusal.
+const NOREPLICAS: &[u8] = b"NOREPLICAS Not enough good replicas to write.";
+
+/// Whether a write is refused for lack of good replicas
+/// (`min-replicas-to-write`), EXEC of a transaction holding writes too.
+fn denied_for_replicas(server: &Server, client: &ClientState, cmd: &Command) -> bool {
+    !crate::replication::primary::enough_good_replicas(server) && is_write(server, client, cmd)
+}
+
+/// A write command, or EXEC of a transaction holding one.
+fn is_write(server: &Server, client: &ClientState, cmd: &Command) -> bool {
     let queued_writes = || {
         client.multi.as_ref().is_some_and(|multi| {
             multi.queued.iter().any(|q| {
@@ -265,7 +284,7 @@ fn denied_by_disk_error(server: &Server, client: &ClientState, cmd: &Command) ->
             })
         })
     };
-    cmd.has(flags::WRITE) || cmd.name == "ping" || (cmd.name == "exec" && queued_writes())
+    cmd.has(flags::WRITE) || (cmd.name == "exec" && queued_writes())
 }
 
 /// Commands that act at once even between MULTI and EXEC.

@@ -345,7 +345,8 @@ fn replication_section(s: &mut String, server: &Server) {
     field!(
         s,
         "repl_backlog_size",
-        backlog.map_or(crate::replication::BACKLOG_SIZE, |b| b.size())
+        backlog.map_or(server.config.read().repl.backlog_size as usize, |b| b
+            .size())
     );
     field!(
         s,

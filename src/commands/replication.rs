@@ -55,7 +55,7 @@ fn sync(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
 /// REPLCONF option value ...: what a replica tells about itself before
 /// syncing; ACK and GETACK are never answered.
 fn replconf(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     let mut conf = ctx.client.repl_conf.clone();

@@ -64,6 +64,8 @@ pub struct Config {
     /// Delete RDB files used only for replication (accepted for
     /// compatibility: ferrokv writes none).
     pub rdb_del_sync_files: bool,
+    /// Primary-side replication settings.
+    pub repl: ReplSettings,
     /// Maximum simultaneous clients.
     pub maxclients: u64,
     /// Largest bulk string a request may carry.
@@ -98,6 +100,22 @@ pub struct Config {
     pub latency_tracking_info_percentiles: Vec<f64>,
     /// The file the configuration was loaded from, if any.
     pub config_file: Option<PathBuf>,
+}
+
+/// The primary side of replication (Redis's `repl-*` and `min-replicas-*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplSettings {
+    /// `repl-backlog-size` in bytes.
+    pub backlog_size: u64,
+    /// `repl-backlog-ttl`: seconds without replicas before the backlog is
+    /// freed (0 = never).
+    pub backlog_ttl: u64,
+    /// `repl-ping-replica-period` in seconds.
+    pub ping_period: u64,
+    /// `min-replicas-to-write` (0 = no requirement).
+    pub min_replicas_to_write: u64,
+    /// `min-replicas-max-lag` in seconds.
+    pub min_replicas_max_lag: u64,
 }
 
 /// Size limits up to which collections keep their compact encoding
@@ -180,6 +198,7 @@ impl Default for Config {
             rdbchecksum: false,
             stop_writes_on_bgsave_error: false,
             rdb_del_sync_files: false,
+            repl: ReplSettings::default(),
             maxclients: 0,
             proto_max_bulk_len: 0,
             client_query_buffer_limit: 0,

@@ -33,6 +33,13 @@ impl Backlog {
         }
     }
 
+    /// Applies a new `repl-backlog-size`, dropping the oldest bytes when
+    /// it shrinks.
+    pub fn resize(&mut self, size: usize) {
+        self.size = size.max(1);
+        self.push(&[]);
+    }
+
     /// Offset of the first byte held (`repl_backlog_first_byte_offset`).
     pub fn first_byte_offset(&self) -> u64 {
         self.first

@@ -13,14 +13,12 @@ pub mod primary;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use parking_lot::{Mutex, MutexGuard};
 
 use backlog::Backlog;
 use primary::ReplicaLink;
-
-/// `repl-backlog-size` default (1mb).
-pub const BACKLOG_SIZE: usize = 1024 * 1024;
 
 /// Everything the replication commands and INFO read and change together.
 pub struct State {
@@ -37,6 +35,8 @@ pub struct State {
     pub backlog: Option<Backlog>,
     /// Replicas fed by the stream (full sync in progress or online).
     pub replicas: Vec<Arc<ReplicaLink>>,
+    /// When the last replica left (for `repl-backlog-ttl`).
+    pub idle_since: Option<Instant>,
 }
 
 /// The shared replication state.
@@ -48,8 +48,9 @@ pub struct Replication {
     pub sync_partial_ok: AtomicU64,
     /// `sync_partial_err`: partial resynchronisations refused.
     pub sync_partial_err: AtomicU64,
-    /// The task that pings replicas runs.
-    pub(crate) pinger: AtomicBool,
+    /// The replication cron runs (from the first replica until the
+    /// backlog is freed).
+    pub(crate) cron: AtomicBool,
 }
 
 impl Default for Replication {
@@ -62,11 +63,12 @@ impl Default for Replication {
                 second_offset: -1,
                 backlog: None,
                 replicas: Vec::new(),
+                idle_since: None,
             }),
             sync_full: AtomicU64::new(0),
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
-            pinger: AtomicBool::new(false),
+            cron: AtomicBool::new(false),
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
@@ -13,7 +13,6 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use super::backlog::Backlog;
-use super::BACKLOG_SIZE;
 use crate::config::BufferLimit;
 use crate::persist::rdb;
 use crate::protocol::request::{Limits, Parsed, Parser};
@@ -22,11 +21,8 @@ use crate::server::Server;
 use crate::util::num::parse_i64;
 use crate::util::time::now_ms;
 
-/// `repl-ping-replica-period` default: seconds between the PINGs sent
-/// down the stream so replicas can tell a silent primary from a dead one.
-const PING_PERIOD: Duration = Duration::from_secs(10);
-
-/// The PING Redis feeds its replicas.
+/// The PING Redis feeds its replicas every `repl-ping-replica-period`,
+/// so they can tell a silent primary from a dead one.
 const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
 
 /// `REPLCONF GETACK *`, asking replicas for their offset.
@@ -112,7 +108,10 @@ pub fn start_sync(
     request: Option<(&[u8], &[u8])>,
 ) -> (Arc<ReplicaLink>, SyncReply) {
     let repl = &server.replication;
-    let limit = server.config.read().output_limits.replica;
+    let (limit, backlog_size) = {
+        let c = server.config.read();
+        (c.output_limits.replica, c.repl.backlog_size as usize)
+    };
     let ip = conf.ip.clone().unwrap_or_else(|| peer_ip(&handle.addr));
     let link = Arc::new(ReplicaLink {
         handle: handle.clone(),
@@ -159,7 +158,7 @@ pub fn start_sync(
             st.replid = super::new_replid();
             st.replid2 = "0".repeat(40);
             st.second_offset = -1;
-            st.backlog = Some(Backlog::new(BACKLOG_SIZE, st.offset + 1));
+            st.backlog = Some(Backlog::new(backlog_size, st.offset + 1));
         }
         st.replicas.push(link.clone());
         request.map(|_| format!("+FULLRESYNC {} {}\r\n", st.replid, st.offset))
@@ -211,10 +210,13 @@ pub async fn serve_replica(
 ) {
     link.online.store(true, Ordering::Relaxed);
     link.handle.info.lock().replica = true;
-    start_pinger(&server);
+    start_cron(&server);
     let _ = forward(&server, stream, buf, &link).await;
     let mut st = server.replication.state();
     st.replicas.retain(|r| !Arc::ptr_eq(r, &link));
+    if st.replicas.is_empty() {
+        st.idle_since = Some(Instant::now());
+    }
     tracing::info!("Connection with replica {}:{} lost.", link.ip, link.port);
 }
 
@@ -276,29 +278,89 @@ fn read_acks(parser: &mut Parser, buf: &mut BytesMut, link: &ReplicaLink) {
     parser.rebase(pos);
 }
 
-/// Starts the task that PINGs replicas every period while any is attached.
-fn start_pinger(server: &Arc<Server>) {
-    if server.replication.pinger.swap(true, Ordering::AcqRel) {
+/// Starts the once-a-second replication cron unless it runs: PINGs down
+/// the stream every `repl-ping-replica-period`, the backlog resized to
+/// `repl-backlog-size`, and freed after `repl-backlog-ttl` seconds without
+/// replicas (a new history then starts with the next replica, as Redis).
+fn start_cron(server: &Arc<Server>) {
+    if server.replication.cron.swap(true, Ordering::AcqRel) {
         return;
     }
     let server = server.clone();
     tokio::spawn(async move {
+        let mut loops: u64 = 0;
         loop {
-            tokio::time::sleep(PING_PERIOD).await;
-            let idle = {
-                let st = server.replication.state();
-                let idle = st.replicas.is_empty();
-                if idle {
-                    server.replication.pinger.store(false, Ordering::Release);
-                }
-                idle
-            };
-            if idle {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            loops += 1;
+            if !replication_cron(&server, loops) {
                 return;
             }
-            server.propagation.feed_replicas(PING);
         }
     });
+}
+
+/// One cron tick; returns whether the cron goes on.
+fn replication_cron(server: &Server, loops: u64) -> bool {
+    let repl = server.config.read().repl;
+    let expired = {
+        let mut st = server.replication.state();
+        if let Some(backlog) = &mut st.backlog {
+            backlog.resize(repl.backlog_size as usize);
+        }
+        let idle_for = st.idle_since.map_or(0, |t| t.elapsed().as_secs());
+        st.replicas.is_empty() && repl.backlog_ttl > 0 && idle_for > repl.backlog_ttl
+    };
+    if expired {
+        let _gate = server.keyspace.gate.write();
+        server.propagation.set_replicating(false);
+        let mut st = server.replication.state();
+        if !st.replicas.is_empty() {
+            // A replica attached meanwhile: keep the stream.
+            drop(st);
+            server.propagation.set_replicating(true);
+            return true;
+        }
+        st.backlog = None;
+        st.replid = super::new_replid();
+        st.replid2 = "0".repeat(40);
+        st.second_offset = -1;
+        server.replication.cron.store(false, Ordering::Release);
+        tracing::info!(
+            "Replication backlog freed after {} seconds without connected replicas.",
+            repl.backlog_ttl
+        );
+        return false;
+    }
+    if loops.is_multiple_of(repl.ping_period.max(1))
+        && !server.replication.state().replicas.is_empty()
+    {
+        server.propagation.feed_replicas(PING);
+    }
+    true
+}
+
+/// Whether `min-replicas-to-write` is met: enough online replicas
+/// acknowledged within `min-replicas-max-lag` seconds (always, when
+/// either setting is 0).
+pub fn enough_good_replicas(server: &Server) -> bool {
+    let (wanted, max_lag) = {
+        let c = server.config.read();
+        (c.repl.min_replicas_to_write, c.repl.min_replicas_max_lag)
+    };
+    if wanted == 0 || max_lag == 0 {
+        return true;
+    }
+    let now = now_ms();
+    let st = server.replication.state();
+    let good = st
+        .replicas
+        .iter()
+        .filter(|r| {
+            r.online.load(Ordering::Relaxed)
+                && now.saturating_sub(r.ack_time.load(Ordering::Relaxed)) / 1000 <= max_lag
+        })
+        .count();
+    good as u64 >= wanted
 }
 
 /// Replicas whose acknowledged offset reached `offset`.
