@@ -252,6 +252,21 @@ fn real_redis_replica_full_sync_stream_and_partial_resync() {
 }
 
 #[test]
+fn full_sync_with_the_rdb_built_in_memory() {
+    let primary = Server::start_with(&["--repl-diskless-sync", "no"]);
+    let mut pcon = primary.client();
+    populate(&mut pcon);
+    let (_replica, mut rcon) = start_replica(&primary);
+    assert_same(&mut pcon, &mut rcon);
+    redis::cmd("SET")
+        .arg("live")
+        .arg("1")
+        .query::<()>(&mut pcon)
+        .unwrap();
+    assert_same(&mut pcon, &mut rcon);
+}
+
+#[test]
 fn redis_cli_rdb_loads_into_redis() {
     let primary = Server::start();
     let mut pcon = primary.client();

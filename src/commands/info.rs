@@ -319,17 +319,17 @@ fn replication_section(s: &mut String, server: &Server) {
     let st = server.replication.state();
     let now = crate::util::time::now_ms();
     field!(s, "role", "master");
-    let online: Vec<_> = st
-        .replicas
-        .iter()
-        .filter(|r| r.online.load(Ordering::Relaxed))
-        .collect();
-    field!(s, "connected_slaves", online.len());
-    for (i, r) in online.iter().enumerate() {
+    field!(s, "connected_slaves", st.replicas.len());
+    for (i, r) in st.replicas.iter().enumerate() {
+        let state = if r.online.load(Ordering::Relaxed) {
+            "online"
+        } else {
+            "wait_bgsave"
+        };
         let lag = now.saturating_sub(r.ack_time.load(Ordering::Relaxed)) / 1000;
         let _ = write!(
             s,
-            "slave{i}:ip={},port={},state=online,offset={},lag={lag}\r\n",
+            "slave{i}:ip={},port={},state={state},offset={},lag={lag}\r\n",
             r.ip,
             r.port,
             r.ack.load(Ordering::Relaxed)

@@ -75,6 +75,8 @@ fn replconf(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         } else if is(opt, "capa") {
             if is(value, "psync2") {
                 conf.psync2 = true;
+            } else if is(value, "eof") {
+                conf.eof = true;
             }
         } else if is(opt, "ack") || is(opt, "getack") {
             // Only meaningful on a replica's link, which reads them itself.

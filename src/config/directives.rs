@@ -373,6 +373,17 @@ pub static DIRECTIVES: &[Directive] = &[
         },
     },
     Directive {
+        name: "repl-diskless-sync",
+        default: "yes",
+        access: Access::Mutable,
+        doc: "Full resyncs stream the RDB from a forked child straight to the replica's socket (no: the RDB is built in memory first).",
+        get: |c| yes_no(c.repl.diskless_sync),
+        set: |c, v| {
+            c.repl.diskless_sync = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
         name: "repl-backlog-size",
         default: "1mb",
         access: Access::Mutable,

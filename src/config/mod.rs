@@ -105,6 +105,9 @@ pub struct Config {
 /// The primary side of replication (Redis's `repl-*` and `min-replicas-*`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReplSettings {
+    /// `repl-diskless-sync`: a forked child streams the RDB to replicas
+    /// that accept it (`capa eof`).
+    pub diskless_sync: bool,
     /// `repl-backlog-size` in bytes.
     pub backlog_size: u64,
     /// `repl-backlog-ttl`: seconds without replicas before the backlog is

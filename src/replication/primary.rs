@@ -2,6 +2,7 @@
 //! an RDB, or a partial one from the backlog), streaming to replicas,
 //! their `REPLCONF ACK`s and `WAIT`.
 
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use tokio::sync::Notify;
 use super::backlog::Backlog;
 use crate::config::BufferLimit;
 use crate::persist::rdb;
+use crate::persist::snapshot::{self, ChildKind};
 use crate::protocol::request::{Limits, Parsed, Parser};
 use crate::server::clients::ClientHandle;
 use crate::server::Server;
@@ -37,6 +39,8 @@ pub struct ReplConf {
     pub ip: Option<String>,
     /// `capa psync2`: understands `+CONTINUE <replid>`.
     pub psync2: bool,
+    /// `capa eof`: takes a diskless RDB ended by a mark.
+    pub eof: bool,
 }
 
 /// One attached replica as the stream and INFO see it.
@@ -55,6 +59,9 @@ pub struct ReplicaLink {
     pub online: AtomicBool,
     /// Old-protocol `SYNC` replicas never acknowledge.
     pub acks: bool,
+    /// Read end of the pipe a forked child writes the RDB to (diskless
+    /// sync), until it is forwarded.
+    rdb_pipe: Mutex<Option<OwnedFd>>,
     queue: Mutex<Vec<u8>>,
     ready: Notify,
     limit: BufferLimit,
@@ -121,6 +128,7 @@ pub fn start_sync(
         ack_time: AtomicU64::new(now_ms()),
         online: AtomicBool::new(false),
         acks: request.is_some(),
+        rdb_pipe: Mutex::new(None),
         queue: Mutex::new(Vec::new()),
         ready: Notify::new(),
         limit,
@@ -166,24 +174,104 @@ pub fn start_sync(
     // The stream restarts with a SELECT for the new replica's sake.
     server.propagation.set_replicating(true);
     let mut payload = header.unwrap_or_default().into_bytes();
+    if conf.eof && server.config.read().repl.diskless_sync {
+        match fork_rdb(server) {
+            Ok(pipe) => {
+                *link.rdb_pipe.lock() = Some(pipe);
+                return (link, SyncReply::Full(payload));
+            }
+            // Another child runs (BGSAVE, AOF rewrite): the image is
+            // written here instead, still at the same instant.
+            Err(e) => tracing::info!("Replication fork not possible ({e}): RDB made in memory"),
+        }
+    }
     let rdb = rdb_image(server);
     payload.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
     payload.extend_from_slice(&rdb);
     (link, SyncReply::Full(payload))
 }
 
+/// Forks a child writing the RDB to a pipe (the caller holds the gate
+/// exclusively); returns the pipe's read end.
+fn fork_rdb(server: &Server) -> std::io::Result<OwnedFd> {
+    let opts = save_options(server);
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: pipe2 fills two descriptors we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and are owned only here.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let ks = &server.keyspace;
+    let write_fd = write.as_raw_fd();
+    snapshot::fork_child_gated(
+        server,
+        ChildKind::Rdb,
+        move |log| {
+            // SAFETY: the child owns its copy of the write end.
+            let file = unsafe { std::fs::File::from_raw_fd(write_fd) };
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, file);
+            match rdb::save(&mut w, ks, &opts).and_then(|()| std::io::Write::flush(&mut w)) {
+                Ok(()) => {
+                    log.notice("RDB sent to replica");
+                    0
+                }
+                Err(e) => {
+                    log.warning(&format!("Write error sending RDB to replica: {e}"));
+                    1
+                }
+            }
+        },
+        Box::new(|_, exit| {
+            if exit.success() {
+                tracing::info!("Background RDB transfer terminated with success");
+            } else {
+                tracing::warn!("Background transfer error");
+            }
+        }),
+    )?;
+    drop(write);
+    Ok(read)
+}
+
+fn save_options(server: &Server) -> rdb::SaveOptions {
+    let c = server.config.read();
+    rdb::SaveOptions {
+        compression: c.rdbcompression,
+        checksum: c.rdbchecksum,
+        list_max_listpack_size: c.encodings.list_max_listpack_size,
+        ..rdb::SaveOptions::default()
+    }
+}
+
+/// Forwards the child's RDB as Redis's diskless transfer:
+/// `$EOF:<mark>\r\n`, the bytes, the mark.
+async fn send_rdb_pipe(stream: &mut TcpStream, pipe: OwnedFd) -> std::io::Result<()> {
+    let mark = super::new_replid();
+    // SAFETY: F_SETFL on a descriptor we own.
+    unsafe {
+        let flags = libc::fcntl(pipe.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(pipe.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
+    let mut rx = tokio::net::unix::pipe::Receiver::from_owned_fd(pipe)?;
+    stream
+        .write_all(format!("$EOF:{mark}\r\n").as_bytes())
+        .await?;
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        let n = rx.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        stream.write_all(&chunk[..n]).await?;
+    }
+    stream.write_all(mark.as_bytes()).await
+}
+
 /// The whole dataset as an RDB image, written in memory while the gate
 /// is held exclusively.
 fn rdb_image(server: &Server) -> Vec<u8> {
-    let opts = {
-        let c = server.config.read();
-        rdb::SaveOptions {
-            compression: c.rdbcompression,
-            checksum: c.rdbchecksum,
-            list_max_listpack_size: c.encodings.list_max_listpack_size,
-            ..rdb::SaveOptions::default()
-        }
-    };
+    let opts = save_options(server);
     let mut image = Vec::new();
     if let Err(e) = rdb::save(&mut image, &server.keyspace, &opts) {
         // Writing to memory only fails on a value the format can't hold;
@@ -208,10 +296,18 @@ pub async fn serve_replica(
     buf: &mut BytesMut,
     link: Arc<ReplicaLink>,
 ) {
-    link.online.store(true, Ordering::Relaxed);
     link.handle.info.lock().replica = true;
     start_cron(&server);
-    let _ = forward(&server, stream, buf, &link).await;
+    let pipe = link.rdb_pipe.lock().take();
+    let sent = match pipe {
+        Some(pipe) => send_rdb_pipe(stream, pipe).await,
+        None => Ok(()),
+    };
+    if sent.is_ok() {
+        link.online.store(true, Ordering::Relaxed);
+        link.ack_time.store(now_ms(), Ordering::Relaxed);
+        let _ = forward(&server, stream, buf, &link).await;
+    }
     let mut st = server.replication.state();
     st.replicas.retain(|r| !Arc::ptr_eq(r, &link));
     if st.replicas.is_empty() {
