@@ -499,3 +499,36 @@ fn backlog_is_freed_after_its_ttl_without_replicas() {
         offset.to_string()
     );
 }
+
+#[test]
+fn replica_that_stops_reading_is_dropped_at_its_output_limit() {
+    let s = Server::start();
+    let mut raw = s.raw();
+    assert_eq!(
+        raw.cmd(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "replica 1mb 0 0"
+        ]),
+        b"+OK\r\n"
+    );
+    // A replica that never reads what it is sent.
+    let mut link = s.raw();
+    link.send(&common::encode(&[b"SYNC"]));
+    let mut con = s.client();
+    wait_until("replica attached", || {
+        info_field(&mut con, "replication", "connected_slaves") == "1"
+    });
+    let big = "x".repeat(1 << 20);
+    for i in 0..40 {
+        raw.cmd(&["SET", &format!("k{i}"), &big]);
+        if info_field(&mut con, "replication", "connected_slaves") == "0" {
+            break;
+        }
+    }
+    wait_until("replica dropped", || {
+        info_field(&mut con, "replication", "connected_slaves") == "0"
+    });
+    assert!(link.is_closed());
+}

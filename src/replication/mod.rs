@@ -39,6 +39,31 @@ pub struct State {
     pub idle_since: Option<Instant>,
 }
 
+impl State {
+    /// What a replica asking `PSYNC replid offset` is missing, when a
+    /// partial resynchronisation can serve it: the id names this history
+    /// (or the previous one, up to where it was valid) and the backlog
+    /// still holds the offset.
+    pub fn continuation(&self, replid: &[u8], offset: &[u8]) -> Option<Vec<u8>> {
+        let offset = crate::util::num::parse_i64(offset).filter(|&o| o >= 0)?;
+        let id = String::from_utf8_lossy(replid);
+        let history_ok = id.eq_ignore_ascii_case(&self.replid)
+            || (id.eq_ignore_ascii_case(&self.replid2) && offset <= self.second_offset);
+        if !history_ok {
+            return None;
+        }
+        self.backlog.as_ref()?.since(offset as u64)
+    }
+
+    /// Starts a new history that continues the current one (a replica
+    /// promoted to primary): the old id stays valid up to the current
+    /// offset, so its former siblings resume with a partial resync.
+    pub fn shift_replid(&mut self) {
+        self.replid2 = std::mem::replace(&mut self.replid, new_replid());
+        self.second_offset = self.offset as i64 + 1;
+    }
+}
+
 /// The shared replication state.
 pub struct Replication {
     state: Mutex<State>,
@@ -105,5 +130,41 @@ impl Replication {
     /// The counter for INFO stats.
     pub fn stat(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continuation_follows_both_histories() {
+        let repl = Replication::default();
+        let mut st = repl.state();
+        st.backlog = Some(Backlog::new(64, 1));
+        drop(st);
+        repl.feed(b"*1\r\n$4\r\nPING\r\n");
+        let mut st = repl.state();
+        let old = st.replid.clone();
+        assert_eq!(st.continuation(old.as_bytes(), b"15"), Some(vec![]));
+        assert_eq!(
+            st.continuation(old.as_bytes(), b"5"),
+            Some(b"$4\r\nPING\r\n".to_vec())
+        );
+        assert_eq!(st.continuation(old.as_bytes(), b"16"), None);
+        assert_eq!(st.continuation(b"?", b"1"), None);
+        assert_eq!(st.continuation(old.as_bytes(), b"x"), None);
+        st.shift_replid();
+        assert_eq!(st.replid2, old);
+        assert_eq!(st.second_offset, 15);
+        drop(st);
+        repl.feed(b"+x");
+        let st = repl.state();
+        // The old id is good up to where the new history started.
+        assert_eq!(st.continuation(old.as_bytes(), b"15"), Some(b"+x".to_vec()));
+        assert_eq!(st.continuation(old.as_bytes(), b"16"), None);
+        let new = st.replid.clone();
+        assert_eq!(st.continuation(new.as_bytes(), b"15"), Some(b"+x".to_vec()));
+        assert_eq!(st.continuation(new.as_bytes(), b"17"), Some(vec![]));
     }
 }

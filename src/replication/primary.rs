@@ -63,6 +63,8 @@ pub struct ReplicaLink {
     /// sync), until it is forwarded.
     rdb_pipe: Mutex<Option<OwnedFd>>,
     queue: Mutex<Vec<u8>>,
+    /// Since when the queue has been over the soft limit.
+    over_soft: Mutex<Option<Instant>>,
     ready: Notify,
     limit: BufferLimit,
 }
@@ -74,15 +76,24 @@ impl std::fmt::Debug for ReplicaLink {
 }
 
 impl ReplicaLink {
-    /// Queues stream bytes; a replica past the hard output limit is
-    /// disconnected, as Redis does.
+    /// Queues stream bytes; a replica past the hard output limit, or over
+    /// the soft one for longer than its seconds, is disconnected, as Redis
+    /// does.
     pub fn push(&self, bytes: &[u8]) {
         let mut queue = self.queue.lock();
         queue.extend_from_slice(bytes);
-        if self.limit.hard > 0 && queue.len() as u64 > self.limit.hard {
+        let len = queue.len() as u64;
+        let hard = self.limit.hard > 0 && len > self.limit.hard;
+        let soft = self.limit.soft > 0 && len > self.limit.soft && {
+            let mut since = self.over_soft.lock();
+            let since = *since.get_or_insert_with(Instant::now);
+            since.elapsed().as_secs() >= self.limit.soft_seconds
+        };
+        if hard || soft {
             tracing::warn!(
                 client = %self.handle.addr,
-                "Client closed for overcoming of output buffer limits (hard replica limit)"
+                "Client closed for overcoming of output buffer limits ({} replica limit)",
+                if hard { "hard" } else { "soft" }
             );
             queue.clear();
             self.handle.kill();
@@ -92,6 +103,7 @@ impl ReplicaLink {
     }
 
     fn take(&self) -> Vec<u8> {
+        *self.over_soft.lock() = None;
         std::mem::take(&mut *self.queue.lock())
     }
 }
@@ -130,20 +142,13 @@ pub fn start_sync(
         acks: request.is_some(),
         rdb_pipe: Mutex::new(None),
         queue: Mutex::new(Vec::new()),
+        over_soft: Mutex::new(None),
         ready: Notify::new(),
         limit,
     });
     if let Some((replid, offset)) = request {
         let mut st = repl.state();
-        let offset = parse_i64(offset).filter(|&o| o >= 0).map(|o| o as u64);
-        let id = String::from_utf8_lossy(replid);
-        let history_ok = id.eq_ignore_ascii_case(&st.replid)
-            || (id.eq_ignore_ascii_case(&st.replid2)
-                && offset.is_some_and(|o| o as i64 <= st.second_offset));
-        let tail = offset
-            .filter(|_| history_ok)
-            .and_then(|o| st.backlog.as_ref().and_then(|b| b.since(o)));
-        if let Some(tail) = tail {
+        if let Some(tail) = st.continuation(replid, offset) {
             link.push(&tail);
             st.replicas.push(link.clone());
             repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
