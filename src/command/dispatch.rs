@@ -116,6 +116,20 @@ pub fn execute(
                 b"ERR Replica can't interact with the keyspace",
             );
         }
+        Ok(cmd)
+            if client.multi.is_some() && cmd.has(flags::NO_MULTI) && !runs_inside_multi(cmd) =>
+        {
+            // SYNC, PSYNC, SAVE, SHUTDOWN: refused and the transaction
+            // aborted, as Redis rejects `no-multi` commands.
+            cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            flag_transaction(client);
+            reply_error(
+                server,
+                client,
+                out,
+                b"ERR Command not allowed inside a transaction",
+            );
+        }
         Ok(cmd) if client.multi.is_some() && !runs_inside_multi(cmd) => {
             if let Some(multi) = client.multi.as_mut() {
                 multi.queue(args);

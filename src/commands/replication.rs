@@ -29,9 +29,6 @@ fn sync(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
         // Redis ignores a sync request from a connection already syncing.
         return Ok(());
     }
-    if ctx.client.multi.is_some() || ctx.client.in_exec {
-        return Err(CmdError::err("ERR Replica can't sync when in MULTI"));
-    }
     let request = if is(args[0], "psync") {
         parse_i64(args[2]).ok_or(CmdError::NotInteger)?;
         Some((args[1], args[2]))
@@ -65,7 +62,8 @@ fn replconf(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
             let port = parse_i64(value).ok_or(CmdError::NotInteger)?;
             conf.port = port as u16;
         } else if is(opt, "ip-address") {
-            if value.len() >= 46 {
+            // Redis's NET_HOST_STR_LEN.
+            if value.len() >= 256 {
                 return Err(CmdError::msg(format!(
                     "ERR REPLCONF ip-address provided by replica instance is too long: {} bytes",
                     value.len()

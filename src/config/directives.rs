@@ -405,7 +405,7 @@ pub static DIRECTIVES: &[Directive] = &[
         doc: "Seconds without any replica after which the replication backlog is freed (0 = keep it).",
         get: |c| c.repl.backlog_ttl.to_string(),
         set: |c, v| {
-            c.repl.backlog_ttl = parse_int(v, 0, i32::MAX as i64)? as u64;
+            c.repl.backlog_ttl = parse_int(v, 0, i64::MAX)? as u64;
             Ok(())
         },
     },
