@@ -532,3 +532,62 @@ fn replica_that_stops_reading_is_dropped_at_its_output_limit() {
     });
     assert!(link.is_closed());
 }
+
+#[test]
+fn concurrent_writers_reach_two_replicas_identically() {
+    let primary = Server::start();
+    let mut pcon = primary.client();
+    populate(&mut pcon);
+    let (_r1, mut r1) = start_replica(&primary);
+    let (_r2, mut r2) = start_replica(&primary);
+    // Four clients pipeline writes to shared keys of every type at once:
+    // the stream must carry them in the order they changed the data.
+    let writers: Vec<_> = (0..4)
+        .map(|t| {
+            let mut con = primary.client();
+            std::thread::spawn(move || {
+                for round in 0..50 {
+                    let mut p = redis::pipe();
+                    for i in 0..50 {
+                        let n = round * 50 + i;
+                        let member = format!("m{}", n % 97);
+                        p.cmd("INCR").arg("counter").ignore();
+                        p.cmd("APPEND").arg("log").arg(t.to_string()).ignore();
+                        p.cmd("RPUSH").arg("list").arg(n).ignore();
+                        p.cmd("LPOP").arg("biglist").ignore();
+                        p.cmd("HINCRBY")
+                            .arg("hash")
+                            .arg(&member)
+                            .arg(t + 1)
+                            .ignore();
+                        p.cmd("SADD").arg("bigset").arg(&member).ignore();
+                        p.cmd("SREM")
+                            .arg("bigset")
+                            .arg(format!("m{}", (n + 13) % 97))
+                            .ignore();
+                        p.cmd("ZINCRBY")
+                            .arg("zset")
+                            .arg(t + 1)
+                            .arg(&member)
+                            .ignore();
+                        p.cmd("SET").arg(format!("k{}", n % 31)).arg(t).ignore();
+                    }
+                    p.query::<()>(&mut con).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let acked: i64 = redis::cmd("WAIT")
+        .arg(2)
+        .arg(5000)
+        .query(&mut pcon)
+        .unwrap();
+    assert_eq!(acked, 2);
+    assert_same(&mut pcon, &mut r1);
+    assert_same(&mut pcon, &mut r2);
+    let counter: i64 = redis::cmd("GET").arg("counter").query(&mut r1).unwrap();
+    assert_eq!(counter, 4 * 50 * 50);
+}
