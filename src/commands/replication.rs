@@ -102,16 +102,15 @@ fn wait(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     if timeout < 0 {
         return Err(CmdError::err("ERR timeout is negative"));
     }
-    // Everything produced so far, this client's writes included.
-    let offset = ctx.server.replication.state().offset;
-    let acked = primary::acked(ctx.server, offset);
-    if acked as i64 >= wanted || ctx.client.in_exec {
-        ctx.out.int(acked as i64);
+    if ctx.client.in_exec {
+        // Inside a transaction nothing can wait: the count so far.
+        let offset = ctx.server.replication.state().offset;
+        ctx.out.int(primary::acked(ctx.server, offset) as i64);
         return Ok(());
     }
     ctx.client.action = Some(Action::WaitReplicas(WaitAcks {
-        replicas: wanted as usize,
-        offset,
+        replicas: wanted.max(0) as usize,
+        seq: ctx.server.propagation.latest(),
         timeout: (timeout > 0).then(|| Duration::from_millis(timeout as u64)),
     }));
     Ok(())

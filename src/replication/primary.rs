@@ -473,25 +473,38 @@ pub fn acked(server: &Server, offset: u64) -> usize {
         .count()
 }
 
-/// A `WAIT` that has to wait: how many replicas, until which offset, for
-/// how long (None: forever).
+/// A `WAIT`: how many replicas, the newest write it covers, for how long
+/// (None: forever).
 #[derive(Debug)]
 pub struct WaitAcks {
     /// Replicas wanted.
     pub replicas: usize,
-    /// Offset they must acknowledge.
-    pub offset: u64,
+    /// Propagation sequence number of the newest write reserved when WAIT
+    /// ran: the client's own writes are at or before it.
+    pub seq: u64,
     /// Timeout.
     pub timeout: Option<Duration>,
 }
 
-/// Asks replicas for their offset and waits until enough acknowledged
-/// `w.offset` or the timeout passes; returns how many did.
+/// Waits until the writes up to `w.seq` are in the replication stream
+/// (a write may still be parked behind an earlier one), asks replicas for
+/// their offset and waits until enough acknowledged it or the timeout
+/// passes; returns how many did.
 pub async fn wait_acks(server: &Server, w: &WaitAcks) -> usize {
-    server.propagation.feed_replicas(GETACK);
     let deadline = w.timeout.map(|t| tokio::time::Instant::now() + t);
+    let encoded = server.propagation.wait_durable(w.seq);
+    match deadline {
+        Some(at) => {
+            let _ = tokio::time::timeout_at(at, encoded).await;
+        }
+        None => encoded.await,
+    }
+    let offset = server.replication.state().offset;
+    if acked(server, offset) < w.replicas {
+        server.propagation.feed_replicas(GETACK);
+    }
     loop {
-        let n = acked(server, w.offset);
+        let n = acked(server, offset);
         if n >= w.replicas || deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
             return n;
         }
