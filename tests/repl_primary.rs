@@ -393,6 +393,9 @@ fn psync_protocol_full_then_continue() {
     let mut other = s.raw();
     other.send(&common::encode(&[b"PSYNC", replid.as_bytes(), b"9999"]));
     assert!(other.read_frame().starts_with(b"+FULLRESYNC "));
+    // A replica speaking garbage loses its link.
+    other.send(b"*abc\r\n");
+    assert!(other.is_closed());
     let mut con = s.client();
     assert_eq!(info_field(&mut con, "stats", "sync_full"), "2");
     assert_eq!(info_field(&mut con, "stats", "sync_partial_ok"), "1");
@@ -590,4 +593,38 @@ fn concurrent_writers_reach_two_replicas_identically() {
     assert_same(&mut pcon, &mut r2);
     let counter: i64 = redis::cmd("GET").arg("counter").query(&mut r1).unwrap();
     assert_eq!(counter, 4 * 50 * 50);
+}
+
+#[test]
+fn replicas_are_pinged_through_the_stream() {
+    let s = Server::start();
+    let mut raw = s.raw();
+    assert_eq!(
+        raw.cmd(&["CONFIG", "SET", "repl-ping-replica-period", "1"]),
+        b"+OK\r\n"
+    );
+    let mut link = s.raw();
+    link.send(&common::encode(&[b"PSYNC", b"?", b"-1"]));
+    assert!(link.read_frame().starts_with(b"+FULLRESYNC "));
+    let mut header = Vec::new();
+    while !header.ends_with(b"\r\n") {
+        header.extend(link.read_bytes(1));
+    }
+    let len: usize = std::str::from_utf8(&header[1..header.len() - 2])
+        .unwrap()
+        .parse()
+        .unwrap();
+    link.read_bytes(len);
+    // PING counts in the offset like any other stream byte.
+    assert_eq!(link.read_bytes(14), b"*1\r\n$4\r\nPING\r\n");
+    let mut con = s.client();
+    let offset: u64 = info_field(&mut con, "replication", "master_repl_offset")
+        .parse()
+        .unwrap();
+    assert!(offset >= 14 && offset.is_multiple_of(14), "{offset}");
+    // An acknowledgement shows in INFO.
+    link.send(&common::encode(&[b"REPLCONF", b"ACK", b"14"]));
+    wait_until("ack", || {
+        info_field(&mut con, "replication", "slave0").contains(",offset=14,")
+    });
 }

@@ -331,7 +331,10 @@ async fn forward(
     tokio::pin!(killed);
     let mut parser = Parser::default();
     loop {
-        read_acks(&mut parser, buf, link);
+        if !read_acks(&mut parser, buf, link) {
+            tracing::warn!(client = %link.handle.addr, "Protocol error from replica: closing its link");
+            return Ok(());
+        }
         if buf.capacity() - buf.len() < 4096 {
             buf.reserve(4096);
         }
@@ -355,13 +358,19 @@ async fn forward(
 
 /// Applies the `REPLCONF ACK <offset>` commands in `buf`; a replica's
 /// other commands get no reply, as Redis never answers its replicas.
-fn read_acks(parser: &mut Parser, buf: &mut BytesMut, link: &ReplicaLink) {
+/// Returns false on a protocol error.
+fn read_acks(parser: &mut Parser, buf: &mut BytesMut, link: &ReplicaLink) -> bool {
     let limits = Limits {
         max_bulk: 1 << 20,
         unauthenticated: false,
     };
     let mut pos = 0;
-    while let Parsed::Command(end) | Parsed::Skip(end) = parser.parse(&mut buf[..], pos, limits) {
+    let ok = loop {
+        let end = match parser.parse(&mut buf[..], pos, limits) {
+            Parsed::Command(end) | Parsed::Skip(end) => end,
+            Parsed::Incomplete(_) => break true,
+            Parsed::Error(_) => break false,
+        };
         let args: Vec<&[u8]> = parser.spans.iter().map(|&(s, e)| &buf[s..e]).collect();
         if args.len() >= 3
             && args[0].eq_ignore_ascii_case(b"replconf")
@@ -374,9 +383,10 @@ fn read_acks(parser: &mut Parser, buf: &mut BytesMut, link: &ReplicaLink) {
         }
         parser.finish_command();
         pos = end;
-    }
+    };
     buf.advance(pos);
     parser.rebase(pos);
+    ok
 }
 
 /// Starts the once-a-second replication cron unless it runs: PINGs down
