@@ -216,6 +216,20 @@ fn real_redis_replica_full_sync_stream_and_partial_resync() {
     assert_eq!(replicas.len(), 1);
     let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut pcon).unwrap();
     assert!(list.contains(" flags=S "), "{list}");
+    // Its acknowledgements every second keep it from looking idle.
+    std::thread::sleep(Duration::from_millis(2100));
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("replica")
+        .query(&mut pcon)
+        .unwrap();
+    let idle: u64 = list
+        .split(' ')
+        .find_map(|f| f.strip_prefix("idle="))
+        .and_then(|v| v.parse().ok())
+        .expect("idle field");
+    assert!(idle <= 1 && list.contains(" flags=S "), "{list}");
     assert_eq!(
         info_field(&mut rcon, "replication", "master_repl_offset"),
         info_field(&mut pcon, "replication", "master_repl_offset")

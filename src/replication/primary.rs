@@ -379,6 +379,8 @@ fn read_acks(parser: &mut Parser, buf: &mut BytesMut, link: &ReplicaLink) -> boo
             if let Some(offset) = parse_i64(args[2]).filter(|&o| o >= 0) {
                 link.ack.fetch_max(offset as u64, Ordering::Relaxed);
                 link.ack_time.store(now_ms(), Ordering::Relaxed);
+                // CLIENT LIST shows a replica idle only when it stops acking.
+                link.handle.info.lock().last_interaction = Some(Instant::now());
             }
         }
         parser.finish_command();
