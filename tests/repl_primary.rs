@@ -266,7 +266,7 @@ fn real_redis_replica_full_sync_stream_and_partial_resync() {
 }
 
 #[test]
-fn full_sync_with_the_rdb_built_in_memory() {
+fn full_sync_with_repl_diskless_sync_no() {
     let primary = Server::start_with(&["--repl-diskless-sync", "no"]);
     let mut pcon = primary.client();
     populate(&mut pcon);

@@ -376,7 +376,7 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "repl-diskless-sync",
         default: "yes",
         access: Access::Mutable,
-        doc: "Full resyncs stream the RDB from a forked child straight to the replica's socket (no: the RDB is built in memory first).",
+        doc: "Full resyncs stream the RDB from a forked child straight to the replica's socket (no: sent whole with its length once the child is done).",
         get: |c| yes_no(c.repl.diskless_sync),
         set: |c, v| {
             c.repl.diskless_sync = parse_bool(v)?;

@@ -105,8 +105,8 @@ pub struct Config {
 /// The primary side of replication (Redis's `repl-*` and `min-replicas-*`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReplSettings {
-    /// `repl-diskless-sync`: a forked child streams the RDB to replicas
-    /// that accept it (`capa eof`).
+    /// `repl-diskless-sync`: the forked child's RDB streams to replicas
+    /// that accept it (`capa eof`) as it is written.
     pub diskless_sync: bool,
     /// `repl-backlog-size` in bytes.
     pub backlog_size: u64,

@@ -59,9 +59,10 @@ pub struct ReplicaLink {
     pub online: AtomicBool,
     /// Old-protocol `SYNC` replicas never acknowledge.
     pub acks: bool,
-    /// Read end of the pipe a forked child writes the RDB to (diskless
-    /// sync), until it is forwarded.
-    rdb_pipe: Mutex<Option<OwnedFd>>,
+    /// Read end of the pipe a forked child writes the RDB to, until it
+    /// is forwarded, and whether it goes out as it comes (diskless, ended
+    /// by a mark) or whole with its length.
+    rdb_pipe: Mutex<Option<(OwnedFd, bool)>>,
     queue: Mutex<Vec<u8>>,
     /// Since when the queue has been over the soft limit.
     over_soft: Mutex<Option<Instant>>,
@@ -179,16 +180,15 @@ pub fn start_sync(
     // The stream restarts with a SELECT for the new replica's sake.
     server.propagation.set_replicating(true);
     let mut payload = header.unwrap_or_default().into_bytes();
-    if conf.eof && server.config.read().repl.diskless_sync {
-        match fork_rdb(server) {
-            Ok(pipe) => {
-                *link.rdb_pipe.lock() = Some(pipe);
-                return (link, SyncReply::Full(payload));
-            }
-            // Another child runs (BGSAVE, AOF rewrite): the image is
-            // written here instead, still at the same instant.
-            Err(e) => tracing::info!("Replication fork not possible ({e}): RDB made in memory"),
+    let diskless = conf.eof && server.config.read().repl.diskless_sync;
+    match fork_rdb(server) {
+        Ok(pipe) => {
+            *link.rdb_pipe.lock() = Some((pipe, diskless));
+            return (link, SyncReply::Full(payload));
         }
+        // Another child runs (BGSAVE, AOF rewrite): the image is written
+        // here instead, still at the same instant.
+        Err(e) => tracing::info!("Replication fork not possible ({e}): RDB made in memory"),
     }
     let rdb = rdb_image(server);
     payload.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
@@ -249,16 +249,30 @@ fn save_options(server: &Server) -> rdb::SaveOptions {
     }
 }
 
-/// Forwards the child's RDB as Redis's diskless transfer:
-/// `$EOF:<mark>\r\n`, the bytes, the mark.
-async fn send_rdb_pipe(stream: &mut TcpStream, pipe: OwnedFd) -> std::io::Result<()> {
-    let mark = super::new_replid();
+/// Forwards the child's RDB: as Redis's diskless transfer
+/// (`$EOF:<mark>\r\n`, the bytes, the mark) or, for replicas without
+/// `capa eof` and with `repl-diskless-sync no`, whole once complete as
+/// `$<length>\r\n` and the bytes.
+async fn send_rdb_pipe(
+    stream: &mut TcpStream,
+    pipe: OwnedFd,
+    diskless: bool,
+) -> std::io::Result<()> {
     // SAFETY: F_SETFL on a descriptor we own.
     unsafe {
         let flags = libc::fcntl(pipe.as_raw_fd(), libc::F_GETFL);
         libc::fcntl(pipe.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
     }
     let mut rx = tokio::net::unix::pipe::Receiver::from_owned_fd(pipe)?;
+    if !diskless {
+        let mut image = Vec::new();
+        rx.read_to_end(&mut image).await?;
+        stream
+            .write_all(format!("${}\r\n", image.len()).as_bytes())
+            .await?;
+        return stream.write_all(&image).await;
+    }
+    let mark = super::new_replid();
     stream
         .write_all(format!("$EOF:{mark}\r\n").as_bytes())
         .await?;
@@ -305,7 +319,7 @@ pub async fn serve_replica(
     start_cron(&server);
     let pipe = link.rdb_pipe.lock().take();
     let sent = match pipe {
-        Some(pipe) => send_rdb_pipe(stream, pipe).await,
+        Some((pipe, diskless)) => send_rdb_pipe(stream, pipe, diskless).await,
         None => Ok(()),
     };
     if sent.is_ok() {
