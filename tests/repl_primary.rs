@@ -642,3 +642,23 @@ fn replicas_are_pinged_through_the_stream() {
         info_field(&mut con, "replication", "slave0").contains(",offset=14,")
     });
 }
+
+#[test]
+fn replication_and_the_aof_consume_the_same_writes() {
+    let primary = Server::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut pcon = primary.client();
+    populate(&mut pcon);
+    let (_replica, mut rcon) = start_replica(&primary);
+    let mut raw = primary.raw();
+    for i in 0..100 {
+        assert_eq!(raw.cmd(&["SET", &format!("a{i}"), "x"]), b"+OK\r\n");
+    }
+    raw.cmd(&["SELECT", "1"]);
+    raw.cmd(&["RPUSH", "l", "a"]);
+    assert_same(&mut pcon, &mut rcon);
+    // Turning the AOF off leaves the replication stream running.
+    assert_eq!(raw.cmd(&["CONFIG", "SET", "appendonly", "no"]), b"+OK\r\n");
+    assert_eq!(raw.cmd(&["RPUSH", "l", "b"]), b":2\r\n");
+    assert_eq!(raw.cmd(&["WAIT", "1", "5000"]), b":1\r\n");
+    assert_same(&mut pcon, &mut rcon);
+}
