@@ -217,6 +217,7 @@ impl Connection {
                         Some(Action::Replicate(link)) => {
                             self.buf.advance(pos);
                             self.parser.rebase(pos);
+                            self.server.stats.absorb(&mut self.client);
                             self.flush().await?;
                             let server = self.server.clone();
                             crate::replication::primary::serve_replica(
