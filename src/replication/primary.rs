@@ -57,8 +57,6 @@ pub struct ReplicaLink {
     pub ack_time: AtomicU64,
     /// Its RDB was sent: it follows the stream.
     pub online: AtomicBool,
-    /// Old-protocol `SYNC` replicas never acknowledge.
-    pub acks: bool,
     /// Read end of the pipe a forked child writes the RDB to, until it
     /// is forwarded, and whether it goes out as it comes (diskless, ended
     /// by a mark) or whole with its length.
@@ -140,7 +138,6 @@ pub fn start_sync(
         ack: AtomicU64::new(0),
         ack_time: AtomicU64::new(now_ms()),
         online: AtomicBool::new(false),
-        acks: request.is_some(),
         rdb_pipe: Mutex::new(None),
         queue: Mutex::new(Vec::new()),
         over_soft: Mutex::new(None),
