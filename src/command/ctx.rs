@@ -30,6 +30,11 @@ pub enum Action {
     /// Turn the AOF on or off (`CONFIG SET appendonly`): needs the
     /// keyspace gate exclusively, so it runs after the command.
     SwitchAof(bool),
+    /// The connection became a replica's link (SYNC/PSYNC): once the
+    /// reply is written it only carries the replication stream.
+    Replicate(Arc<crate::replication::primary::ReplicaLink>),
+    /// WAIT: reply once enough replicas acknowledged, or at the timeout.
+    WaitReplicas(crate::replication::primary::WaitAcks),
 }
 
 /// `CLIENT REPLY` mode.
@@ -112,6 +117,8 @@ pub struct ClientState {
     pub tracking: ClientTracking,
     /// What the running command propagates (AOF).
     pub prop: ClientProp,
+    /// What the client declared with REPLCONF before syncing.
+    pub repl_conf: crate::replication::primary::ReplConf,
 }
 
 /// A client's subscriptions.
@@ -171,6 +178,7 @@ impl ClientState {
             subs: Subscriptions::default(),
             tracking: ClientTracking::default(),
             prop: ClientProp::default(),
+            repl_conf: Default::default(),
         }
     }
 

@@ -141,6 +141,11 @@ pub fn execute(
             flag_transaction(client);
             reply_error(server, client, out, MISCONF.as_bytes());
         }
+        Ok(cmd) if denied_for_replicas(server, client, cmd) => {
+            cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            flag_transaction(client);
+            reply_error(server, client, out, NOREPLICAS);
+        }
         Ok(cmd) if refused.is_some() => {
             cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
             flag_transaction(client);
@@ -162,6 +167,20 @@ pub fn execute(
             flag_transaction(client);
             let msg = server.scripting.busy_error().as_bytes();
             reply_error(server, client, out, msg);
+        }
+        Ok(cmd)
+            if client.multi.is_some() && cmd.has(flags::NO_MULTI) && !runs_inside_multi(cmd) =>
+        {
+            // SYNC, PSYNC, SAVE, SHUTDOWN: refused and the transaction
+            // aborted, as Redis rejects `no-multi` commands.
+            cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+            flag_transaction(client);
+            reply_error(
+                server,
+                client,
+                out,
+                b"ERR Command not allowed inside a transaction",
+            );
         }
         Ok(cmd) if client.multi.is_some() && !runs_inside_multi(cmd) => {
             if let Some(multi) = client.multi.as_mut() {
@@ -357,6 +376,20 @@ fn denied_by_disk_error(server: &Server, client: &ClientState, cmd: &Command) ->
     if !server.persistence.writes_denied(&server.config) {
         return false;
     }
+    is_write(server, client, cmd) || cmd.name == "ping"
+}
+
+/// The `min-replicas-to-write` refusal.
+const NOREPLICAS: &[u8] = b"NOREPLICAS Not enough good replicas to write.";
+
+/// Whether a write is refused for lack of good replicas
+/// (`min-replicas-to-write`), EXEC of a transaction holding writes too.
+fn denied_for_replicas(server: &Server, client: &ClientState, cmd: &Command) -> bool {
+    !crate::replication::primary::enough_good_replicas(server) && is_write(server, client, cmd)
+}
+
+/// A write command, or EXEC of a transaction holding one.
+fn is_write(server: &Server, client: &ClientState, cmd: &Command) -> bool {
     let queued_writes = || {
         client.multi.as_ref().is_some_and(|multi| {
             multi.queued.iter().any(|q| {
@@ -365,7 +398,7 @@ fn denied_by_disk_error(server: &Server, client: &ClientState, cmd: &Command) ->
             })
         })
     };
-    cmd.has(flags::WRITE) || cmd.name == "ping" || (cmd.name == "exec" && queued_writes())
+    cmd.has(flags::WRITE) || (cmd.name == "exec" && queued_writes())
 }
 
 /// Evicts keys when memory is over `maxmemory` (before every command, as

@@ -151,12 +151,15 @@ fn client_type(arg: &[u8]) -> Result<ClientType, CmdError> {
     }
 }
 
-/// The type of a connected client: our primary's is `master`,
-/// subscribers are `pubsub`, everyone else `normal`.
+/// The type of a connected client: our primary's is `master`, replica
+/// links are `replica`, subscribers `pubsub`, everyone else `normal`.
 fn type_of(client: &ClientHandle) -> ClientType {
+    let info = client.info.lock();
     if crate::replication::replica::is_primary_client(client.id) {
         ClientType::Master
-    } else if client.info.lock().subscriptions.iter().any(|&n| n > 0) {
+    } else if info.replica {
+        ClientType::Replica
+    } else if info.subscriptions.iter().any(|&n| n > 0) {
         ClientType::PubSub
     } else {
         ClientType::Normal

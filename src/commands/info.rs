@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
 use crate::command::{CmdResult, Command, Ctx, TableBuilder};
+use crate::replication::Replication;
 use crate::server::stats::Stats;
 use crate::server::{Server, REDIS_VERSION, VERSION};
 use crate::util::time::now_us;
@@ -352,9 +353,18 @@ fn stats_section(s: &mut String, server: &Server) {
         "rejected_connections",
         Stats::get(&st.rejected_connections)
     );
-    field!(s, "sync_full", 0);
-    field!(s, "sync_partial_ok", 0);
-    field!(s, "sync_partial_err", 0);
+    let repl = &server.replication;
+    field!(s, "sync_full", Replication::stat(&repl.sync_full));
+    field!(
+        s,
+        "sync_partial_ok",
+        Replication::stat(&repl.sync_partial_ok)
+    );
+    field!(
+        s,
+        "sync_partial_err",
+        Replication::stat(&repl.sync_partial_err)
+    );
     field!(s, "expired_keys", expired);
     field!(s, "evicted_keys", Stats::get(&st.evicted_keys));
     field!(s, "evicted_clients", 0);
@@ -395,17 +405,47 @@ fn replication_section(s: &mut String, server: &Server) {
     if !crate::replication::replica::info_fields(server, s) {
         field!(s, "role", "master");
     }
-    let st = server.replication.state.lock();
-    field!(s, "connected_slaves", 0);
+    let st = server.replication.state();
+    let now = crate::util::time::now_ms();
+    field!(s, "connected_slaves", st.replicas.len());
+    for (i, r) in st.replicas.iter().enumerate() {
+        let state = if r.online.load(Ordering::Relaxed) {
+            "online"
+        } else {
+            "wait_bgsave"
+        };
+        let lag = now.saturating_sub(r.ack_time.load(Ordering::Relaxed)) / 1000;
+        let _ = write!(
+            s,
+            "slave{i}:ip={},port={},state={state},offset={},lag={lag}\r\n",
+            r.ip,
+            r.port,
+            r.ack.load(Ordering::Relaxed)
+        );
+    }
     field!(s, "master_failover_state", "no-failover");
     field!(s, "master_replid", st.replid);
     field!(s, "master_replid2", st.replid2);
     field!(s, "master_repl_offset", st.offset);
     field!(s, "second_repl_offset", st.second_offset);
-    field!(s, "repl_backlog_active", 0);
-    field!(s, "repl_backlog_size", 1048576);
-    field!(s, "repl_backlog_first_byte_offset", 0);
-    field!(s, "repl_backlog_histlen", 0);
+    let backlog = st.backlog.as_ref();
+    field!(s, "repl_backlog_active", u8::from(backlog.is_some()));
+    field!(
+        s,
+        "repl_backlog_size",
+        backlog.map_or(server.config.read().repl.backlog_size as usize, |b| b
+            .size())
+    );
+    field!(
+        s,
+        "repl_backlog_first_byte_offset",
+        backlog.map_or(0, |b| b.first_byte_offset())
+    );
+    field!(
+        s,
+        "repl_backlog_histlen",
+        backlog.map_or(0, |b| b.histlen())
+    );
 }
 
 fn cpu_section(s: &mut String) {

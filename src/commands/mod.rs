@@ -24,6 +24,7 @@ pub mod ops;
 pub mod persistence;
 pub mod pubsub;
 pub mod replicaof;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod set;
@@ -59,6 +60,7 @@ pub fn register_all(t: &mut TableBuilder) {
     server::register(t);
     pubsub::register(t);
     replicaof::register(t);
+    replication::register(t);
     scripting::register(t);
     set::register(t);
     sort::register(t);

@@ -8,7 +8,6 @@ use crate::replication::replica;
 pub fn register(t: &mut TableBuilder) {
     t.add("replicaof", replicaof);
     t.add("slaveof", replicaof);
-    t.add("role", role);
 }
 
 /// REPLICAOF host port | REPLICAOF NO ONE.
@@ -28,29 +27,5 @@ fn replicaof(ctx: &mut Ctx, args: &[&[u8]]) -> CmdResult {
     }
     replica::become_replica(ctx.server, host, port);
     ctx.out.ok();
-    Ok(())
-}
-
-/// ROLE: `slave host port state offset` for a replica; for a primary
-/// `master offset []` (the replicas are listed by the primary side).
-fn role(ctx: &mut Ctx, _args: &[&[u8]]) -> CmdResult {
-    let out = &mut *ctx.out;
-    match replica::role(ctx.server) {
-        Some((host, port, state, offset)) => {
-            out.array(5);
-            out.bulk(b"slave");
-            out.bulk(host.as_bytes());
-            out.int(port as i64);
-            out.bulk(state.as_bytes());
-            out.int(offset);
-        }
-        None => {
-            let offset = ctx.server.replication.state.lock().offset;
-            out.array(3);
-            out.bulk(b"master");
-            out.int(offset);
-            out.array(0);
-        }
-    }
     Ok(())
 }

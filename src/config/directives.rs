@@ -707,6 +707,76 @@ pub static DIRECTIVES: &[Directive] = &[
         },
     },
     Directive {
+        name: "repl-diskless-sync",
+        default: "yes",
+        access: Access::Mutable,
+        doc: "Full resyncs stream the RDB from a forked child straight to the replica's socket (no: sent whole with its length once the child is done).",
+        get: |c| yes_no(c.repl.diskless_sync),
+        set: |c, v| {
+            c.repl.diskless_sync = parse_bool(v)?;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "repl-backlog-size",
+        default: "1mb",
+        access: Access::Mutable,
+        doc: "Bytes of replication stream kept so a replica that lost its link can resume with a partial resync.",
+        get: |c| format_memory(c.repl.backlog_size),
+        set: |c, v| {
+            let n = parse_memory(v)?;
+            if n < 1 || n > i64::MAX as u64 {
+                return Err("argument must be between 1 and 9223372036854775807 inclusive".into());
+            }
+            c.repl.backlog_size = n;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "repl-backlog-ttl",
+        default: "3600",
+        access: Access::Mutable,
+        doc: "Seconds without any replica after which the replication backlog is freed (0 = keep it).",
+        get: |c| c.repl.backlog_ttl.to_string(),
+        set: |c, v| {
+            c.repl.backlog_ttl = parse_int(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "repl-ping-replica-period",
+        default: "10",
+        access: Access::Mutable,
+        doc: "Seconds between the PINGs a primary sends down the replication stream.",
+        get: |c| c.repl.ping_period.to_string(),
+        set: |c, v| {
+            c.repl.ping_period = parse_int(v, 1, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "min-replicas-to-write",
+        default: "0",
+        access: Access::Mutable,
+        doc: "Refuse writes unless this many replicas acknowledged within min-replicas-max-lag seconds (0 = off).",
+        get: |c| c.repl.min_replicas_to_write.to_string(),
+        set: |c, v| {
+            c.repl.min_replicas_to_write = parse_int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
+        name: "min-replicas-max-lag",
+        default: "10",
+        access: Access::Mutable,
+        doc: "Seconds since its last acknowledgement within which a replica counts for min-replicas-to-write.",
+        get: |c| c.repl.min_replicas_max_lag.to_string(),
+        set: |c, v| {
+            c.repl.min_replicas_max_lag = parse_int(v, 0, i32::MAX as i64)? as u64;
+            Ok(())
+        },
+    },
+    Directive {
         name: "hz",
         default: "10",
         access: Access::Mutable,

@@ -76,6 +76,8 @@ pub struct Config {
     /// Delete the RDB a replica received from its primary when neither
     /// save points nor the AOF persist the data.
     pub rdb_del_sync_files: bool,
+    /// Primary-side replication settings.
+    pub repl: ReplSettings,
     /// Maximum simultaneous clients.
     pub maxclients: u64,
     /// `maxmemory` in bytes; 0 = no limit.
@@ -152,6 +154,25 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
     /// Whether `config_file` is in redis.conf syntax rather than TOML.
     pub config_file_is_redis_conf: bool,
+}
+
+/// The primary side of replication (Redis's `repl-*` and `min-replicas-*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplSettings {
+    /// `repl-diskless-sync`: the forked child's RDB streams to replicas
+    /// that accept it (`capa eof`) as it is written.
+    pub diskless_sync: bool,
+    /// `repl-backlog-size` in bytes.
+    pub backlog_size: u64,
+    /// `repl-backlog-ttl`: seconds without replicas before the backlog is
+    /// freed (0 = never).
+    pub backlog_ttl: u64,
+    /// `repl-ping-replica-period` in seconds.
+    pub ping_period: u64,
+    /// `min-replicas-to-write` (0 = no requirement).
+    pub min_replicas_to_write: u64,
+    /// `min-replicas-max-lag` in seconds.
+    pub min_replicas_max_lag: u64,
 }
 
 /// Size limits up to which collections keep their compact encoding
@@ -246,6 +267,7 @@ impl Default for Config {
             rdbchecksum: false,
             stop_writes_on_bgsave_error: false,
             rdb_del_sync_files: false,
+            repl: ReplSettings::default(),
             maxclients: 0,
             maxmemory: 0,
             maxmemory_policy: crate::server::evict::Policy::NoEviction,

@@ -149,7 +149,7 @@ pub fn become_replica(server: &Server, host: String, port: u16) {
         state: LinkState::Connect,
         last_io: None,
         down_since,
-        read_offset: st.offset,
+        read_offset: st.offset as i64,
         transfer: (0, 0),
         generation,
         task: Some(task.abort_handle()),
@@ -170,7 +170,7 @@ pub fn become_primary(server: &Server) {
     server.config.write().replicaof = None;
     let old = std::mem::replace(&mut st.replid, new_replid());
     st.replid2 = old;
-    st.second_offset = st.offset + 1;
+    st.second_offset = st.offset as i64 + 1;
     tracing::info!("MASTER MODE enabled (user request from client)");
 }
 
@@ -196,7 +196,7 @@ pub fn is_replica_of(server: &Server, host: &str, port: u16) -> bool {
 }
 
 /// Updates the link's state, unless the link was replaced meanwhile.
-fn with_link(server: &Server, generation: u64, f: impl FnOnce(&mut Link, &mut i64)) {
+fn with_link(server: &Server, generation: u64, f: impl FnOnce(&mut Link, &mut u64)) {
     let mut st = server.replication.state.lock();
     let State {
         primary, offset, ..
@@ -376,7 +376,7 @@ async fn session(server: &Server, host: &str, port: u16, generation: u64) -> Res
                     // also valid under its previous id.
                     let old = std::mem::replace(&mut st.replid, new);
                     st.replid2 = old;
-                    st.second_offset = st.offset + 1;
+                    st.second_offset = st.offset as i64 + 1;
                 }
             }
         }
@@ -389,7 +389,7 @@ async fn session(server: &Server, host: &str, port: u16, generation: u64) -> Res
     }
     with_link(server, generation, |l, off| {
         l.state = LinkState::Connected;
-        l.read_offset = *off;
+        l.read_offset = *off as i64;
     });
     tracing::info!("MASTER <-> REPLICA sync: Finished with success");
     stream_commands(&mut s).await
@@ -437,7 +437,7 @@ async fn full_sync(s: &mut Session<'_>, replid: &str, offset: i64) -> Result<(),
     st.replid = replid.to_string();
     st.replid2 = "0".repeat(40);
     st.second_offset = -1;
-    st.offset = offset;
+    st.offset = offset.max(0) as u64;
     Ok(())
 }
 
@@ -587,7 +587,7 @@ async fn stream_commands(s: &mut Session<'_>) -> Result<(), String> {
                     } else if let Err(e) = expiry::from_primary(|| client.run(&args)) {
                         tracing::warn!("{e} (from the MASTER stream)");
                     }
-                    server.replication.state.lock().offset += (end - pos) as i64;
+                    server.replication.state.lock().offset += (end - pos) as u64;
                     pos = end;
                 }
                 Next::End | Next::Truncated => break,
@@ -645,7 +645,7 @@ pub fn info_fields(server: &Server, out: &mut String) -> bool {
             .filter(|_| up)
             .map_or(-1, |t| t.elapsed().as_secs() as i64),
         (link.state == LinkState::Sync) as u8,
-        link.read_offset.max(st.offset),
+        link.read_offset.max(st.offset as i64),
         st.offset,
     );
     if link.state == LinkState::Sync {
@@ -685,7 +685,7 @@ pub fn role(server: &Server) -> Option<(String, u16, &'static str, i64)> {
     let st = server.replication.state.lock();
     let link = st.primary.as_ref()?;
     let offset = if link.state == LinkState::Connected {
-        st.offset
+        st.offset as i64
     } else {
         -1
     };

@@ -38,6 +38,8 @@ pub struct ClientInfo {
     pub subscriptions: [usize; 3],
     /// CLIENT TRACKING state.
     pub tracking: TrackingFlags,
+    /// The connection is a replica's link (flag `S`).
+    pub replica: bool,
 }
 
 /// What `CLIENT LIST` shows of CLIENT TRACKING.
@@ -155,6 +157,9 @@ impl ClientHandle {
         let mut flags = String::new();
         if crate::replication::replica::is_primary_client(self.id) {
             flags.push('M');
+        }
+        if info.replica {
+            flags.push('S');
         }
         if info.subscriptions.iter().any(|&n| n > 0) {
             flags.push('P');

@@ -223,6 +223,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         Some(Action::SwitchAof(on)) => {
                             crate::persist::aof::switch(&self.server, on);
                         }
+                        Some(Action::Replicate(link)) => {
+                            self.buf.advance(pos);
+                            self.parser.rebase(pos);
+                            self.server.stats.absorb(&mut self.client);
+                            self.flush().await?;
+                            let server = self.server.clone();
+                            crate::replication::primary::serve_replica(
+                                server,
+                                &mut self.stream,
+                                &mut self.buf,
+                                link,
+                            )
+                            .await;
+                            return Ok(true);
+                        }
+                        Some(Action::WaitReplicas(wait)) => {
+                            self.flush().await?;
+                            let server = self.server.clone();
+                            let handle = self.client.handle.clone();
+                            let acked = tokio::select! {
+                                n = crate::replication::primary::wait_acks(&server, &wait) => n,
+                                _ = handle.killed() => return Ok(true),
+                            };
+                            self.out.int(acked as i64);
+                        }
                         Some(Action::Shutdown) => {
                             self.server.request_shutdown();
                             close = true;

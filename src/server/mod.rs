@@ -78,6 +78,9 @@ pub struct Server {
     pub propagation: propagate::Propagation,
     /// The append-only file.
     pub aof: crate::persist::aof::Aof,
+    /// Replication state: ids, offset, backlog, attached replicas, the
+    /// link to our primary.
+    pub replication: Arc<crate::replication::Replication>,
     /// Process start.
     pub started: Instant,
     /// Random 40-hex-digit id of this run.
@@ -88,8 +91,6 @@ pub struct Server {
     pub tcp_port: AtomicU16,
     /// Unix time (s) of the last successful save (start time until then).
     pub lastsave: AtomicU64,
-    /// Replication ids, offsets and the link to our primary.
-    pub replication: crate::replication::Replication,
     /// Snapshot state: the forked child, save outcomes, load counts.
     pub persistence: crate::persist::snapshot::Persistence,
     /// Users and the ACL log.
@@ -148,6 +149,7 @@ impl Server {
         evict
             .startup_memory
             .store(memory::refresh(), Ordering::Relaxed);
+        let replication = Arc::new(crate::replication::Replication::default());
         Self {
             config: RwLock::new(config),
             keyspace: Keyspace::new(databases),
@@ -164,7 +166,8 @@ impl Server {
             evict,
             slowlog,
             latency,
-            propagation: propagate::Propagation::default(),
+            propagation: propagate::Propagation::new(replication.clone()),
+            replication,
             aof: crate::persist::aof::Aof::default(),
             started: Instant::now(),
             run_id: new_run_id(),
@@ -174,7 +177,6 @@ impl Server {
             persistence: Default::default(),
             acl: crate::acl::Acl::default(),
             tls: RwLock::new(None),
-            replication: Default::default(),
             shutdown: Notify::new(),
         }
     }

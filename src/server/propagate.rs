@@ -17,6 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
@@ -24,6 +25,7 @@ use tokio::sync::watch;
 
 use super::Server;
 use crate::command::ClientState;
+use crate::replication::Replication;
 
 /// One command to propagate, with the database it applies to.
 pub type Item = (usize, Vec<Vec<u8>>);
@@ -90,11 +92,19 @@ struct Stream {
     /// Database selected by the last encoded command (`None` at the start
     /// of a file: the first command is preceded by SELECT).
     db: Option<usize>,
+    /// The AOF consumes `buf`.
+    aof: bool,
+    /// Replication consumes the stream (encoded with its own SELECTs into
+    /// the backlog and the replicas' queues).
+    repl: bool,
+    /// Database selected by the last command of the replication stream.
+    repl_db: Option<usize>,
 }
 
 /// The stream shared by every connection and the consumer.
 pub struct Propagation {
     enabled: AtomicBool,
+    replication: Arc<Replication>,
     next_seq: AtomicU64,
     stream: Mutex<Stream>,
     ready: Condvar,
@@ -103,8 +113,16 @@ pub struct Propagation {
 
 impl Default for Propagation {
     fn default() -> Self {
+        Self::new(Arc::default())
+    }
+}
+
+impl Propagation {
+    /// A stream that also feeds `replication` once replicas attach.
+    pub fn new(replication: Arc<Replication>) -> Self {
         Self {
             enabled: AtomicBool::new(false),
+            replication,
             next_seq: AtomicU64::new(1),
             stream: Mutex::new(Stream {
                 next_out: 1,
@@ -139,35 +157,44 @@ pub fn encode(out: &mut Vec<u8>, argv: &[impl AsRef<[u8]>]) {
 }
 
 impl Stream {
-    fn append_all(&mut self, segments: Vec<Segment>) {
+    /// Encodes segments for every consumer; returns the replication
+    /// stream's bytes (empty when nobody replicates).
+    fn append_all(&mut self, segments: Vec<Segment>) -> Vec<u8> {
+        let mut repl = Vec::new();
         for (items, transaction) in segments {
-            self.append(items, transaction);
+            if self.aof {
+                append(&mut self.buf, &mut self.db, &items, transaction);
+            }
+            if self.repl {
+                append(&mut repl, &mut self.repl_db, &items, transaction);
+            }
         }
+        repl
     }
+}
 
-    fn select(&mut self, db: usize) {
-        if self.db != Some(db) {
-            let db_arg = db.to_string();
-            encode(&mut self.buf, &[b"SELECT".as_slice(), db_arg.as_bytes()]);
-            self.db = Some(db);
-        }
+fn select(out: &mut Vec<u8>, selected: &mut Option<usize>, db: usize) {
+    if *selected != Some(db) {
+        let db_arg = db.to_string();
+        encode(out, &[b"SELECT".as_slice(), db_arg.as_bytes()]);
+        *selected = Some(db);
     }
+}
 
-    /// Encodes one entry: several commands become one MULTI … EXEC, as
-    /// Redis 7.0 wraps everything one command propagates.
-    fn append(&mut self, items: Vec<Item>, transaction: bool) {
-        let wrap = transaction && items.len() > 1;
-        if wrap {
-            self.select(items[0].0);
-            encode(&mut self.buf, &[b"MULTI"]);
-        }
-        for (db, argv) in &items {
-            self.select(*db);
-            encode(&mut self.buf, argv);
-        }
-        if wrap {
-            encode(&mut self.buf, &[b"EXEC"]);
-        }
+/// Encodes one entry: several commands become one MULTI … EXEC, as
+/// Redis 7.0 wraps everything one command propagates.
+fn append(out: &mut Vec<u8>, selected: &mut Option<usize>, items: &[Item], transaction: bool) {
+    let wrap = transaction && items.len() > 1;
+    if wrap {
+        select(out, selected, items[0].0);
+        encode(out, &[b"MULTI"]);
+    }
+    for (db, argv) in items {
+        select(out, selected, *db);
+        encode(out, argv);
+    }
+    if wrap {
+        encode(out, &[b"EXEC"]);
     }
 }
 
@@ -179,24 +206,54 @@ impl Propagation {
         self.enabled.load(Ordering::Relaxed)
     }
 
-    /// Starts or stops the stream. Call with the keyspace gate held
-    /// exclusively, so no command is between reserving and publishing.
-    /// Stopping marks everything published as durable, so no client waits
-    /// for a consumer that is gone.
+    /// Starts or stops the AOF's consumption of the stream. Call with the
+    /// keyspace gate held exclusively, so no command is between reserving
+    /// and publishing. Stopping marks everything published as durable, so
+    /// no client waits for a consumer that is gone.
     pub fn set_enabled(&self, on: bool) {
         let mut stream = self.stream.lock();
+        stream.aof = on;
+        stream.db = None;
+        if !on {
+            stream.buf.clear();
+        }
+        self.restart(&mut stream);
+    }
+
+    /// Starts or stops feeding the replication stream, which restarts
+    /// with a SELECT (Redis forgets the replicas' database when a full
+    /// resynchronisation starts). Same gate rule as [`set_enabled`].
+    ///
+    /// [`set_enabled`]: Propagation::set_enabled
+    pub fn set_replicating(&self, on: bool) {
+        let mut stream = self.stream.lock();
+        stream.repl = on;
+        stream.repl_db = None;
+        self.restart(&mut stream);
+    }
+
+    /// Restarts sequencing after a consumer came or went.
+    fn restart(&self, stream: &mut Stream) {
+        let on = stream.aof || stream.repl;
         self.enabled.store(on, Ordering::Relaxed);
         crate::keyspace::events::set_propagating(on);
         stream.parked.clear();
         let last = self.next_seq.load(Ordering::Relaxed) - 1;
         stream.next_out = last + 1;
         stream.last = last;
-        if !on {
-            stream.buf.clear();
+        if !stream.aof {
             self.durable.send_replace(last);
         }
-        stream.db = None;
         self.ready.notify_all();
+    }
+
+    /// Appends raw bytes to the replication stream only (the PING and
+    /// REPLCONF GETACK Redis sends its replicas), in stream order.
+    pub fn feed_replicas(&self, bytes: &[u8]) {
+        let stream = self.stream.lock();
+        if stream.repl {
+            self.replication.feed(bytes);
+        }
     }
 
     /// Reserves the next sequence number; the caller must [`publish`]
@@ -234,17 +291,25 @@ impl Propagation {
             stream.parked.insert(seq, segments);
             return;
         }
-        stream.append_all(segments);
+        let mut repl = stream.append_all(segments);
         stream.next_out += 1;
         while let Some(segments) = {
             let next = stream.next_out;
             stream.parked.remove(&next)
         } {
-            stream.append_all(segments);
+            repl.extend(stream.append_all(segments));
             stream.next_out += 1;
         }
         stream.last = stream.next_out - 1;
-        self.ready.notify_one();
+        if !repl.is_empty() {
+            self.replication.feed(&repl);
+        }
+        if stream.aof {
+            self.ready.notify_one();
+        } else {
+            // Nothing to wait for without an AOF: replicas are asynchronous.
+            self.durable.send_replace(stream.last);
+        }
     }
 
     /// Waits up to `timeout` until encoded commands are available.

@@ -74,6 +74,12 @@ impl Server {
     /// Starts the real `redis-server` (differential tests). Panics with a
     /// clear message when it is not installed: tests never skip silently.
     pub fn start_redis() -> Server {
+        Self::start_redis_with(&[])
+    }
+
+    /// Starts the real `redis-server` with extra `--directive value`
+    /// arguments (e.g. `--replicaof` for replication tests).
+    pub fn start_redis_with(extra: &[&str]) -> Server {
         let port = free_port();
         let dir = scratch_dir("redis");
         let mut cmd = Command::new("redis-server");
@@ -89,6 +95,7 @@ impl Server {
         ])
         .arg("--dir")
         .arg(&dir)
+        .args(extra)
         .current_dir(&dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -294,6 +301,22 @@ impl Raw {
             }
             self.buf.extend_from_slice(&chunk[..n]);
         }
+    }
+
+    /// Reads exactly `n` bytes, whatever they hold (a replication stream,
+    /// an RDB payload without a trailing CRLF).
+    pub fn read_bytes(&mut self, n: usize) -> Vec<u8> {
+        let deadline = Instant::now() + TIMEOUT;
+        while self.buf.len() < n {
+            assert!(Instant::now() < deadline, "no {n} bytes within {TIMEOUT:?}");
+            let mut chunk = [0u8; 64 * 1024];
+            match self.stream.read(&mut chunk) {
+                Ok(0) => panic!("connection closed after {} bytes", self.buf.len()),
+                Ok(got) => self.buf.extend_from_slice(&chunk[..got]),
+                Err(e) => panic!("read failed: {e}"),
+            }
+        }
+        self.buf.drain(..n).collect()
     }
 
     /// Sends a command and returns the raw reply.
