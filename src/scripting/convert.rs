@@ -282,14 +282,23 @@ fn write_verbatim(out: &mut Reply, format: &[u8], s: &[u8]) {
 /// A command argument from a Lua value: strings as they are, numbers in
 /// `%.17g` form as Redis formats them; None for any other type.
 pub fn lua_arg(v: &Value) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    push_lua_arg(v, &mut buf).then_some(buf)
+}
+
+/// Appends [`lua_arg`]'s bytes for `v` to `buf`; false (nothing appended)
+/// for a type that is no valid argument. `redis.call` packs all its
+/// arguments into one buffer this way instead of one allocation each.
+pub fn push_lua_arg(v: &Value, buf: &mut Vec<u8>) -> bool {
     match v {
-        Value::String(s) => Some(s.as_bytes().to_vec()),
-        Value::Integer(i) => Some(format_g17(*i as f64).into_bytes()),
+        Value::String(s) => buf.extend_from_slice(&s.as_bytes()),
+        Value::Integer(i) => buf.extend_from_slice(format_g17(*i as f64).as_bytes()),
         // glibc prints the sign of a NaN (0/0 is negative on x86).
-        Value::Number(n) if n.is_nan() && n.is_sign_negative() => Some(b"-nan".to_vec()),
-        Value::Number(n) => Some(format_g17(*n).into_bytes()),
-        _ => None,
+        Value::Number(n) if n.is_nan() && n.is_sign_negative() => buf.extend_from_slice(b"-nan"),
+        Value::Number(n) => buf.extend_from_slice(format_g17(*n).as_bytes()),
+        _ => return false,
     }
+    true
 }
 
 #[cfg(test)]

@@ -345,16 +345,8 @@ impl Vm {
         keys: &[&[u8]],
         argv: &[&[u8]],
     ) -> mlua::Result<(bool, Value)> {
-        let keys_t = self.lua.create_sequence_from(
-            keys.iter()
-                .map(|k| self.lua.create_string(k))
-                .collect::<mlua::Result<Vec<_>>>()?,
-        )?;
-        let argv_t = self.lua.create_sequence_from(
-            argv.iter()
-                .map(|k| self.lua.create_string(k))
-                .collect::<mlua::Result<Vec<_>>>()?,
-        )?;
+        let keys_t = self.array(keys)?;
+        let argv_t = self.array(argv)?;
         if eval {
             self.globals.raw_set("KEYS", keys_t)?;
             self.globals.raw_set("ARGV", argv_t)?;
@@ -363,6 +355,16 @@ impl Vm {
             self.run_function
                 .call((func, keys_t, argv_t, &self.handler))
         }
+    }
+
+    /// A fresh Lua array of `items`, sized up front and filled in place
+    /// (no intermediate Vec of Lua strings: this runs twice per script call).
+    fn array(&self, items: &[&[u8]]) -> mlua::Result<Table> {
+        let t = self.lua.create_table_with_capacity(items.len(), 0)?;
+        for (i, item) in items.iter().enumerate() {
+            t.raw_set(i + 1, self.lua.create_string(item)?)?;
+        }
+        Ok(t)
     }
 
     /// Runs library code at FUNCTION LOAD time under the error handler.
