@@ -395,3 +395,36 @@ fn keys_written_right_after_a_full_eviction_are_evictable() {
         assert_eq!(evicted(&mut r), 2 * (round + 1), "round {round}");
     }
 }
+
+/// Issue 8's scale: `maxmemory 50mb` with `allkeys-lru` while 500 MB of
+/// 1 KB values are written; `used_memory` stays within 5 % of the limit
+/// and keys read continuously survive while the cold ones go.
+#[test]
+fn fifty_megabytes_hold_while_five_hundred_are_written() {
+    let s = start(50, "allkeys-lru", &[]);
+    let mut r = s.raw();
+    let hot = names("hot", 1000);
+    assert_eq!(fill(&mut r, hot.clone(), &[]), 0);
+    let total = 500 * 1024;
+    let mut written = 0;
+    while written < total {
+        let batch: Vec<String> = (written..written + 10_000)
+            .map(|i| format!("bulk:{i}"))
+            .collect();
+        written += batch.len();
+        assert_eq!(fill(&mut r, batch, &[]), 0);
+        // Touching the hot keys keeps their access clock fresh.
+        let hot_now = present(&mut r, &hot);
+        assert!(
+            hot_now * 10 >= hot.len() * 9,
+            "{written}: {hot_now} hot left"
+        );
+        assert_bounded(&mut r, 50 * MB);
+    }
+    assert!(evicted(&mut r) > 400_000);
+    let early = names("bulk", 10_000);
+    assert!(
+        present(&mut r, &early) * 100 <= early.len(),
+        "cold keys kept"
+    );
+}
