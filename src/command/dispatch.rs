@@ -107,9 +107,7 @@ pub fn execute(
             reply_error(server, client, out, msg);
         }
         Ok(cmd) if needs_auth && !cmd.has(flags::NO_AUTH) => {
-            cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-            flag_transaction(client);
-            reply_error(server, client, out, b"NOAUTH Authentication required.");
+            reject(server, client, out, cmd, b"NOAUTH Authentication required.");
         }
         Ok(cmd) if denied.is_some() => {
             cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
@@ -127,29 +125,17 @@ pub fn execute(
             }
         }
         Ok(cmd) if out_of_memory(server, client, cmd) => {
-            cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-            flag_transaction(client);
-            reply_error(
-                server,
-                client,
-                out,
-                b"OOM command not allowed when used memory > 'maxmemory'.",
-            );
+            let msg = b"OOM command not allowed when used memory > 'maxmemory'.";
+            reject(server, client, out, cmd, msg);
         }
         Ok(cmd) if denied_by_disk_error(server, client, cmd) => {
-            cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-            flag_transaction(client);
-            reply_error(server, client, out, MISCONF.as_bytes());
+            reject(server, client, out, cmd, MISCONF.as_bytes());
         }
         Ok(cmd) if denied_for_replicas(server, client, cmd) => {
-            cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-            flag_transaction(client);
-            reply_error(server, client, out, NOREPLICAS);
+            reject(server, client, out, cmd, NOREPLICAS);
         }
         Ok(cmd) if refused.is_some() => {
-            cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-            flag_transaction(client);
-            reply_error(server, client, out, refused.unwrap_or_default());
+            reject(server, client, out, cmd, refused.unwrap_or_default());
         }
         Ok(cmd) if !out.resp3 && client.subs.active() && !allowed_when_subscribed(cmd) => {
             let msg = format!("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", cmd.name);
@@ -173,14 +159,8 @@ pub fn execute(
         {
             // SYNC, PSYNC, SAVE, SHUTDOWN: refused and the transaction
             // aborted, as Redis rejects `no-multi` commands.
-            cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
-            flag_transaction(client);
-            reply_error(
-                server,
-                client,
-                out,
-                b"ERR Command not allowed inside a transaction",
-            );
+            let msg = b"ERR Command not allowed inside a transaction";
+            reject(server, client, out, cmd, msg);
         }
         Ok(cmd) if client.multi.is_some() && !runs_inside_multi(cmd) => {
             if let Some(multi) = client.multi.as_mut() {
@@ -379,26 +359,36 @@ fn denied_by_disk_error(server: &Server, client: &ClientState, cmd: &Command) ->
     is_write(server, client, cmd) || cmd.name == "ping"
 }
 
+/// Refuses `cmd` before it runs: counted in `rejected_calls`, and inside
+/// MULTI the transaction is flagged to fail.
+fn reject(server: &Server, client: &mut ClientState, out: &mut Reply, cmd: &Command, msg: &[u8]) {
+    cmd.stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
+    flag_transaction(client);
+    reply_error(server, client, out, msg);
+}
+
 /// The `min-replicas-to-write` refusal.
 const NOREPLICAS: &[u8] = b"NOREPLICAS Not enough good replicas to write.";
 
 /// Whether a write is refused for lack of good replicas
 /// (`min-replicas-to-write`), EXEC of a transaction holding writes too.
 fn denied_for_replicas(server: &Server, client: &ClientState, cmd: &Command) -> bool {
-    !crate::replication::primary::enough_good_replicas(server) && is_write(server, client, cmd)
+    is_write(server, client, cmd) && !crate::replication::primary::enough_good_replicas(server)
 }
 
 /// A write command, or EXEC of a transaction holding one.
 fn is_write(server: &Server, client: &ClientState, cmd: &Command) -> bool {
-    let queued_writes = || {
-        client.multi.as_ref().is_some_and(|multi| {
-            multi.queued.iter().any(|q| {
-                let args: Vec<&[u8]> = q.iter().map(Vec::as_slice).collect();
-                resolve(server, &args).is_ok_and(|c| c.has(flags::WRITE))
-            })
+    cmd.has(flags::WRITE) || (cmd.name == "exec" && queued_has(server, client, flags::WRITE))
+}
+
+/// Whether a command queued in the client's transaction has `flag`.
+fn queued_has(server: &Server, client: &ClientState, flag: u32) -> bool {
+    client.multi.as_ref().is_some_and(|multi| {
+        multi.queued.iter().any(|q| {
+            let args: Vec<&[u8]> = q.iter().map(Vec::as_slice).collect();
+            resolve(server, &args).is_ok_and(|c| c.has(flag))
         })
-    };
-    cmd.has(flags::WRITE) || (cmd.name == "exec" && queued_writes())
+    })
 }
 
 /// Evicts keys when memory is over `maxmemory` (before every command, as
@@ -417,14 +407,11 @@ fn out_of_memory(server: &Server, client: &ClientState, cmd: &Command) -> bool {
     if outcome != crate::server::evict::Outcome::Fail {
         return false;
     }
-    let Some(multi) = client.multi.as_ref() else {
+    if client.multi.is_none() {
         return cmd.has(flags::DENYOOM);
-    };
+    }
     match cmd.name.as_str() {
-        "exec" => multi.queued.iter().any(|q| {
-            let args: Vec<&[u8]> = q.iter().map(Vec::as_slice).collect();
-            resolve(server, &args).is_ok_and(|c| c.has(flags::DENYOOM))
-        }),
+        "exec" => queued_has(server, client, flags::DENYOOM),
         "discard" | "quit" | "reset" => false,
         _ => true,
     }
