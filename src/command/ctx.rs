@@ -263,10 +263,15 @@ impl<'a> Ctx<'a> {
     }
 
     fn reserve_for_write(&self) {
-        if self.server.propagation.enabled()
-            && self.cmd.has(super::flags::WRITE)
-            && self.client.prop.seq().is_none()
-        {
+        if self.cmd.has(super::flags::WRITE) {
+            self.reserve_place();
+        }
+    }
+
+    /// Takes this command's place in the propagation stream, once, while
+    /// the stream runs.
+    fn reserve_place(&self) {
+        if self.server.propagation.enabled() && self.client.prop.seq().is_none() {
             self.client.prop.reserve(&self.server.propagation);
         }
     }
@@ -323,9 +328,7 @@ impl<'a> Ctx<'a> {
     /// call this directly.
     pub fn changed(&mut self) {
         self.client.stats.dirty += 1;
-        if self.server.propagation.enabled() && self.client.prop.seq().is_none() {
-            self.client.prop.reserve(&self.server.propagation);
-        }
+        self.reserve_place();
     }
 
     /// Propagates this command even when it changed nothing (FLUSHALL and
@@ -333,9 +336,7 @@ impl<'a> Ctx<'a> {
     pub fn force_propagate(&mut self) {
         if self.server.propagation.enabled() {
             self.client.prop.force = true;
-            if self.client.prop.seq().is_none() {
-                self.client.prop.reserve(&self.server.propagation);
-            }
+            self.reserve_place();
         }
     }
 
